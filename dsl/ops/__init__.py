@@ -1,0 +1,15 @@
+"""The closed set of primitives, by family. `ALL_OPS` lists every primitive class."""
+
+from dsl.ir import OPS
+from dsl.ops.control import *  # noqa: F401,F403
+from dsl.ops.control import CONTROL
+from dsl.ops.elementwise import *  # noqa: F401,F403
+from dsl.ops.elementwise import BINARY, COMPARE, TERNARY, UNARY
+from dsl.ops.reductions import *  # noqa: F401,F403
+from dsl.ops.reductions import CUMULATIVE, REDUCTIONS
+from dsl.ops.structural import *  # noqa: F401,F403
+
+ALL_OPS = tuple(OPS.values())
+
+__all__ = ["ALL_OPS", "BINARY", "COMPARE", "CONTROL", "CUMULATIVE", "OPS", "REDUCTIONS",
+           "TERNARY", "UNARY"]
