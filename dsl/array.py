@@ -162,13 +162,15 @@ class ArrayOps:
 class Array(ArrayOps):
     """An immutable array value (host-backed here). Behaves like a NumPy array."""
 
-    __slots__ = ("_value", "_weak")
+    __slots__ = ("_value", "_weak", "_lit")
 
     def __init__(self, value: np.ndarray, weak: bool = False):
-        if value.flags.writeable:
-            value.flags.writeable = False
+        # `value` is owned by this Array and never written; NumPy sees it only through the
+        # read-only views `__array__` hands out (marking every fresh buffer read-only here
+        # would cost more than the eager op that made it).
         self._value = value
         self._weak = weak
+        self._lit: Any = None  # the literal standing for this value in programs, made once
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -190,7 +192,11 @@ class Array(ArrayOps):
         v = self._value
         if dtype is not None and np.dtype(dtype) != v.dtype:
             return v.astype(dtype)
-        return v.copy() if copy else v
+        if copy:
+            return v.copy()
+        view = v.view()
+        view.flags.writeable = False
+        return view
 
     def __repr__(self) -> str:
         body = np.array2string(self._value, separator=", ", prefix="Array(")

@@ -36,19 +36,24 @@ from dsl.errors import ConcretizationError, TransformError, _is_internal
 from dsl.ir import Atom, Eqn, Lit, Op, Program, Var
 from dsl.types import TensorType
 
-EVAL_HOOK: list[Callable[..., Sequence[np.ndarray]] | None] = [None]
-"""`EVAL_HOOK[0](op, *values) -> outputs`: the evaluate interpreter's rule dispatcher."""
+EVAL_HOOK: list[Any] = [None]
+"""`EVAL_HOOK[0]` is the evaluate interpreter, registered when it is imported: an object with
+`apply(op, *values) -> outputs`, `rule_of(op) -> rule`, and `quiet_enter()` / `quiet_exit(token)`
+which bracket rules so that NumPy's floating-point warnings are off."""
 
 
-def eval_rule(op: Op, *values: np.ndarray) -> Sequence[np.ndarray]:
+def _evaluator() -> Any:
     hook = EVAL_HOOK[0]
     if hook is None:
         import importlib
 
         importlib.import_module("interpreters.evaluate")  # registers itself in EVAL_HOOK
         hook = EVAL_HOOK[0]
-        assert hook is not None
-    return hook(op, *values)
+    return hook
+
+
+def eval_rule(op: Op, *values: np.ndarray) -> Sequence[np.ndarray]:
+    return _evaluator().apply(op, *values)
 
 
 _builder_ids = itertools.count()
@@ -72,6 +77,11 @@ class Builder:
             if x.builder is self:
                 return x.var
             return self.capture(x)
+        if type(x) is Array:
+            lit = x._lit
+            if lit is None:
+                lit = x._lit = Lit(x._value, TensorType(x._value.shape, x._value.dtype, x._weak))
+            return lit
         value, weak = concrete(x)
         return Lit(value, TensorType(value.shape, value.dtype, weak))
 
@@ -235,16 +245,53 @@ def _known(a: Any) -> np.ndarray | None:
     return concrete(a)[0]
 
 
+_EAGER_CACHE: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
 def _bind_eager(op: Op, args: tuple[Any, ...]) -> Any:
-    vals, types = [], []
-    for a in args:
-        v, w = concrete(a)
-        vals.append(v)
-        types.append(TensorType(v.shape, v.dtype, w))
-    out_types = infer(op, tuple(types))
-    outs = eval_rule(op, *vals)
-    arrays = tuple(Array(v, t.weak) for v, t in zip(outs, out_types))
-    return arrays if op.multiple_results else arrays[0]
+    # The hot path of eager mode: the type rule runs once per (op, input shapes and dtypes),
+    # keyed on raw tuples so that a cache hit builds no TensorType.
+    n = len(args)
+    if n == 2 and type(args[0]) is Array and type(args[1]) is Array:
+        a, b = args
+        va, vb = a._value, b._value
+        vals: list[np.ndarray] | tuple[np.ndarray, ...] = (va, vb)
+        k: tuple[Any, ...] = (op, va.shape, va.dtype, a._weak, vb.shape, vb.dtype, b._weak)
+    elif n == 1 and type(args[0]) is Array:
+        va = args[0]._value
+        vals = (va,)
+        k = (op, va.shape, va.dtype, args[0]._weak)
+    else:
+        vals = []
+        key: list[Any] = [op]
+        for a in args:
+            v, w = concrete(a)
+            vals.append(v)
+            key += (v.shape, v.dtype, w)
+        k = tuple(key)
+    hit = _EAGER_CACHE.get(k)
+    if hit is None:
+        hit = _eager_entry(op, vals, k)
+    weaks, rule, enter, leave = hit
+    token = enter()
+    try:
+        outs = rule(op, *vals)
+    finally:
+        leave(token)
+    if not op.multiple_results:
+        return Array(outs[0], weaks[0])
+    return tuple(Array(v, w) for v, w in zip(outs, weaks))
+
+
+def _eager_entry(op: Op, vals: Sequence[np.ndarray], k: tuple[Any, ...]) -> tuple[Any, ...]:
+    in_types = tuple(TensorType(v.shape, v.dtype, w) for v, w in zip(vals, k[3::3]))
+    ev = _evaluator()
+    entry = (tuple(t.weak for t in infer(op, in_types)), ev.rule_of(op), ev.quiet_enter,
+             ev.quiet_exit)
+    if len(_EAGER_CACHE) > 100_000:
+        _EAGER_CACHE.clear()
+    _EAGER_CACHE[k] = entry
+    return entry
 
 
 def stage_flat(fn: Callable[..., Sequence[Any]], in_types: Sequence[TensorType],

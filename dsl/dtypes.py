@@ -55,7 +55,7 @@ def canonicalize(dtype: Any) -> np.dtype:
 
     Python's `int`, `float` and `complex` mean the 32-bit defaults (as in JAX).
     """
-    if isinstance(dtype, np.dtype) and dtype in SHORT_NAMES:
+    if dtype in SHORT_NAMES and isinstance(dtype, np.dtype):
         return dtype
     if dtype is int:
         return int32

@@ -22,8 +22,15 @@ _INTERNAL_DIRS = tuple(
 _SKIP_MODULES = ("functools", "contextlib", "typeguard", "<frozen", "<string>")
 
 
+_INTERNAL_CACHE: dict[str, bool] = {}
+
+
 def _is_internal(filename: str) -> bool:
-    return filename.startswith(_INTERNAL_DIRS) or any(m in filename for m in _SKIP_MODULES)
+    hit = _INTERNAL_CACHE.get(filename)
+    if hit is None:
+        hit = filename.startswith(_INTERNAL_DIRS) or any(m in filename for m in _SKIP_MODULES)
+        _INTERNAL_CACHE[filename] = hit
+    return hit
 
 
 def user_frame() -> FrameType | None:

@@ -26,6 +26,7 @@ import attrs
 import numpy as np
 
 from dsl.errors import DTypeError, ShapeError
+from dsl.pytree import register_leaf
 from dsl.types import FunctionType, TensorType, types_str
 
 OPS: dict[str, type[Op]] = {}
@@ -95,6 +96,7 @@ def primitive(name: str, *, multiple_results: bool = False, family: str | None =
         if name in OPS:
             raise ValueError(f"primitive {name!r} defined twice")
         OPS[name] = cls
+        register_leaf(cls)
         return cls
 
     return wrap
@@ -237,3 +239,7 @@ class Program:
             yield eqn
             for p in eqn.op.programs():
                 stack.append(iter(p.eqns))
+
+
+for _cls in (Var, Lit, Eqn, Program):  # IR objects are leaves, never pytree containers
+    register_leaf(_cls)

@@ -21,6 +21,7 @@ from dsl.core import Tracer, bind
 from dsl.errors import DTypeError, ShapeError
 
 _PY_SCALARS = (bool, int, float, complex)
+_RANK: dict[Any, int] = {"b": 0, "i": 1, "u": 1, "f": 2, "V": 2, "c": 3, int: 1, float: 2}
 
 
 def asarray(x: Any, dtype: Any = None, copy: Any = None) -> Any:
@@ -103,8 +104,25 @@ def dtypes_of(x: Any) -> tuple[np.dtype, bool]:
     return asarray(x).dtype, False
 
 
+_SCALARS: dict[tuple[Any, ...], Array] = {}
+
+
 def _cast_scalar(x: Any, dt: np.dtype, weak: bool) -> Array:
-    """A Python scalar as a rank-0 value of `dt`, refusing values that do not fit."""
+    """A Python scalar as a rank-0 value of `dt`, refusing values that do not fit.
+
+    Arrays are immutable, so the constants are cached and shared.
+    """
+    key = (type(x), x, dt, weak)
+    hit = _SCALARS.get(key)
+    if hit is not None:
+        return hit
+    if len(_SCALARS) > 4096:
+        _SCALARS.clear()
+    out = _SCALARS[key] = _make_scalar(x, dt, weak)
+    return out
+
+
+def _make_scalar(x: Any, dt: np.dtype, weak: bool) -> Array:
     if isinstance(x, int) and not isinstance(x, bool) and dtypes.is_integer(dt):
         info = np.iinfo(dt)
         if not info.min <= x <= info.max:
@@ -136,6 +154,21 @@ def promote_args(name: str, *args: Any, dtype: np.dtype | None = None,
 
     Rank-0 operands are left rank-0 (elementwise primitives accept them).
     """
+    if dtype is None and len(args) == 2:  # the hot paths: arrays of one type, array and scalar
+        a, b = args
+        ta, tb = type(a), type(b)
+        if ta is Array or ta is Tracer:
+            if tb is Array or tb is Tracer:
+                if a.dtype == b.dtype and a.shape == b.shape:
+                    return [a, b]
+            elif (tb is float or tb is int) and _RANK[a.dtype.kind] >= _RANK[tb]:
+                return [a, _cast_scalar(b, a.dtype, a.weak)]
+        elif (tb is Array or tb is Tracer) and (ta is float or ta is int) \
+                and _RANK[b.dtype.kind] >= _RANK[ta]:
+            return [_cast_scalar(a, b.dtype, b.weak), b]
+    elif dtype is None and len(args) == 1 and (type(args[0]) is Array
+                                               or type(args[0]) is Tracer):
+        return [args[0]]
     try:
         dws = [dtypes_of(a) for a in args]
     except TypeError as e:

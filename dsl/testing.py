@@ -65,8 +65,11 @@ def arrays(type_: TensorType, domain: str | tuple[float, float] = "real"
     elif D.is_integer(dt):
         info = np.iinfo(dt)
         elem = st.integers(int(max(info.min, np.floor(lo))), int(min(info.max, np.ceil(hi))))
+        if domain == "nonzero":  # integers in [1, hi] with a random sign where it has one
+            elem = st.tuples(st.integers(1, int(min(info.max, hi))), st.booleans()).map(
+                lambda p: -p[0] if p[1] and info.min < 0 else p[0])
     else:
-        elem = st.floats(lo, hi, allow_nan=False, allow_infinity=False, width=32)
+        elem = st.floats(lo, hi, allow_nan=False, allow_infinity=False)
         if domain == "nonzero":
             elem = st.tuples(elem, st.booleans()).map(lambda p: -p[0] if p[1] else p[0])
         if D.is_complex(dt):

@@ -14,11 +14,14 @@ import attrs
 import numpy as np
 
 from dsl import dtypes
+from dsl.pytree import register_leaf
 
 Sharding = tuple[tuple[str, ...], ...]
 
 
 def _to_shape(shape: Any) -> tuple[int, ...]:
+    if type(shape) is tuple and all(type(d) is int for d in shape):
+        return shape
     return tuple(int(d) for d in shape)
 
 
@@ -89,3 +92,8 @@ class FunctionType:
 def typeof_value(value: Any) -> TensorType:
     """The type of a concrete NumPy value (strong)."""
     return TensorType(np.shape(value), np.asarray(value).dtype)
+
+
+# Types are values of the language's metadata, not containers of arrays.
+register_leaf(TensorType)
+register_leaf(FunctionType)

@@ -1,7 +1,7 @@
 """The meanings of programs: evaluate (NumPy reference), and later differentiate, vectorize,
 shard, lower and jit. Each interpreter is one walker plus one table of rules keyed by op class."""
 
-from interpreters.evaluate import evaluate
+from interpreters import evaluate  # a callable package: evaluate(f)(*args)
 from interpreters.show import show
 
 __all__ = ["evaluate", "show"]

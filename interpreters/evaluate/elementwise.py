@@ -21,7 +21,7 @@ from dsl import dtypes
 from dsl import ops as P
 from interpreters.evaluate import RULES
 
-_LOW = (dtypes.float16, dtypes.bfloat16)
+_LOW = frozenset((dtypes.float16, dtypes.bfloat16))
 
 
 def _special() -> Any:
@@ -35,22 +35,15 @@ def _family(fn: Callable[..., Any]) -> Callable[..., list[np.ndarray]]:
 
     def rule(op: P.Op, *xs: np.ndarray) -> list[np.ndarray]:
         dt = xs[0].dtype
-        with np.errstate(all="ignore"):
-            if dt in _LOW:
-                out = fn(*(x.astype(np.float32) for x in xs))
-            else:
-                out = fn(*xs)
-        out = np.asarray(out)
-        want = op.infer(*(_t(x) for x in xs))[0].dtype if out.dtype != dt else dt
+        if dt in _LOW:
+            out = np.asarray(fn(*(x.astype(np.float32) for x in xs)))
+        else:
+            out = np.asarray(fn(*xs))
+        result = getattr(op, "result", None)
+        want = result(dt) if result is not None else dt
         return [out if out.dtype == want else out.astype(want)]
 
     return rule
-
-
-def _t(x: np.ndarray) -> Any:
-    from dsl.types import TensorType
-
-    return TensorType(x.shape, x.dtype)
 
 
 def _round_away(x: np.ndarray) -> np.ndarray:
@@ -103,8 +96,11 @@ for _cls, _fn in UNARY_FNS.items():
     RULES[_cls] = _family(_fn)
 
 
+_ROUND_RULES = {"half_even": _family(np.round), "half_away_from_zero": _family(_round_away)}
+
+
 def _round(op: P.Round, x: np.ndarray) -> list[np.ndarray]:
-    return _family(np.round if op.method == "half_even" else _round_away)(op, x)
+    return _ROUND_RULES[op.method](op, x)
 
 
 def _integer_pow(op: P.IntegerPow, x: np.ndarray) -> list[np.ndarray]:
@@ -213,10 +209,7 @@ for _cls, _fn in BINARY_FNS.items():
 
 def _nextafter_low(op: P.Op, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
     # nextafter must step in the operand's own precision, not in f32
-    if x.dtype in _LOW:
-        return [np.asarray(np.nextafter(x, y)).astype(x.dtype)]
-    with np.errstate(all="ignore"):
-        return [np.asarray(np.nextafter(x, y))]
+    return [np.asarray(np.nextafter(x, y)).astype(x.dtype, copy=False)]
 
 
 RULES[P.Nextafter] = _nextafter_low
@@ -227,31 +220,30 @@ def _select(op: P.Select, p: np.ndarray, t: np.ndarray, f: np.ndarray) -> list[n
 
 
 def _clamp(op: P.Clamp, lo: np.ndarray, x: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
-    with np.errstate(all="ignore"):
-        return [np.asarray(np.minimum(np.maximum(x, lo), hi)).astype(x.dtype, copy=False)]
+    return [np.asarray(np.minimum(np.maximum(x, lo), hi)).astype(x.dtype, copy=False)]
 
 
 def _convert(op: P.Convert, x: np.ndarray) -> list[np.ndarray]:
     to = op.dtype
-    with np.errstate(all="ignore"):
-        if to == dtypes.bool_:
-            return [np.asarray(x != 0)]
-        if dtypes.is_integer(to) and x.dtype.kind in "fV":
-            info = np.iinfo(to)
-            v = np.trunc(x.astype(np.float64))
-            v = np.where(np.isnan(v), 0, v)
-            hi = np.float64(info.max)
-            big = v >= hi  # float64(max of i64/u64) rounds up, so compare before casting
-            v = np.clip(v, info.min, hi)
-            out = np.where(big, np.array(info.max, to), v.astype(to))
-            return [np.asarray(out, dtype=to)]
-        if x.dtype in _LOW and to in _LOW:
-            return [x.astype(np.float32).astype(to)]
-        return [np.asarray(x.astype(to))]
+    if to == dtypes.bool_:
+        return [np.asarray(x != 0)]
+    if dtypes.is_integer(to) and x.dtype.kind in "fV":
+        info = np.iinfo(to)
+        v = np.trunc(x.astype(np.float64))
+        v = np.where(np.isnan(v), 0, v)
+        hi = np.float64(info.max)
+        big = v >= hi  # float64(max of i64/u64) rounds up, so compare before casting
+        v = np.clip(v, info.min, hi)
+        out = np.where(big, np.array(info.max, to), v.astype(to))
+        return [np.asarray(out, dtype=to)]
+    if x.dtype in _LOW and to in _LOW:
+        return [x.astype(np.float32).astype(to)]
+    return [np.asarray(x.astype(to))]
 
 
 def _bitcast(op: P.Bitcast, x: np.ndarray) -> list[np.ndarray]:
-    return [np.ascontiguousarray(x).view(op.dtype)]
+    # (np.ascontiguousarray would turn a rank-0 array into rank 1)
+    return [(x if x.flags.c_contiguous else x.copy()).view(op.dtype)]
 
 
 RULES[P.Select] = _select
