@@ -26,6 +26,7 @@ def _export_api() -> None:
 
 
 _export_api()
+errors.install_excepthook()
 
 bool = bool_  # noqa: A001  (d.bool, as in jax.numpy)
 pi, e, inf, nan = 3.141592653589793, 2.718281828459045, float("inf"), float("nan")

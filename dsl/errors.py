@@ -105,3 +105,22 @@ def hide_internal_frames(exc: BaseException) -> BaseException:
         earlier.tb_next = later
     kept[-1].tb_next = None
     return exc.with_traceback(kept[0])
+
+
+def _excepthook(exc_type: type[BaseException], exc: BaseException,
+                tb: TracebackType | None) -> None:
+    if isinstance(exc, CombinaxError):
+        exc = hide_internal_frames(exc.with_traceback(tb))
+        tb = exc.__traceback__
+    _previous_hook(exc_type, exc, tb)
+
+
+_previous_hook = sys.excepthook
+
+
+def install_excepthook() -> None:
+    """Print uncaught library errors without our internal frames (the user's frames stay)."""
+    if sys.excepthook is not _excepthook:
+        global _previous_hook
+        _previous_hook = sys.excepthook
+        sys.excepthook = _excepthook
