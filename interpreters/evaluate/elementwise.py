@@ -46,19 +46,19 @@ def _family(fn: Callable[..., Any]) -> Callable[..., list[np.ndarray]]:
     return rule
 
 
-def _round_away(x: np.ndarray) -> np.ndarray:
+def _round_away(x: np.ndarray) -> Any:
     t = np.trunc(x)
     return t + np.where(np.abs(x - t) >= 0.5, np.sign(x), 0).astype(x.dtype)
 
 
-def _logistic(x: np.ndarray) -> np.ndarray:
+def _logistic(x: np.ndarray) -> Any:
     if np.iscomplexobj(x):
         return 1 / (1 + np.exp(-x))
     e = np.exp(-np.abs(x))  # stable on both sides
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def _clz(x: np.ndarray) -> np.ndarray:
+def _clz(x: np.ndarray) -> Any:
     bits = x.dtype.itemsize * 8
     u = x.view(np.dtype(f"u{x.dtype.itemsize}")).astype(np.uint64)
     n = np.zeros(x.shape, np.int64)
@@ -73,7 +73,7 @@ def _clz(x: np.ndarray) -> np.ndarray:
     return n.astype(x.dtype)
 
 
-def _popcount(x: np.ndarray) -> np.ndarray:
+def _popcount(x: np.ndarray) -> Any:
     return np.bitwise_count(x).astype(x.dtype)
 
 
@@ -106,7 +106,7 @@ def _round(op: P.Round, x: np.ndarray) -> list[np.ndarray]:
 def _integer_pow(op: P.IntegerPow, x: np.ndarray) -> list[np.ndarray]:
     y = op.y
 
-    def power(v: np.ndarray) -> np.ndarray:
+    def power(v: np.ndarray) -> Any:
         if y == 0:
             return np.ones_like(v)
         acc, base, e = None, v, abs(y)
@@ -125,7 +125,7 @@ RULES[P.Round] = _round
 RULES[P.IntegerPow] = _integer_pow
 
 
-def _int_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _int_div(x: np.ndarray, y: np.ndarray) -> Any:
     x, y = np.broadcast_arrays(x, y)
     zero = y == 0
     safe = np.where(zero, 1, y)
@@ -139,7 +139,7 @@ def _int_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(zero, np.array(np.iinfo(x.dtype).max, x.dtype), x // safe)
 
 
-def _int_div_u64_safe(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _int_div_u64_safe(x: np.ndarray, y: np.ndarray) -> Any:
     if x.dtype == np.int64:  # the int64 path above would overflow abs(INT64_MIN)
         zero = y == 0
         safe = np.where(zero, 1, y)
@@ -152,13 +152,13 @@ def _int_div_u64_safe(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _int_div(x, y)
 
 
-def _div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _div(x: np.ndarray, y: np.ndarray) -> Any:
     if x.dtype.kind in "iu":
         return _int_div_u64_safe(x, y)
     return np.true_divide(x, y)
 
 
-def _rem(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _rem(x: np.ndarray, y: np.ndarray) -> Any:
     if x.dtype.kind in "iu":
         x, y = np.broadcast_arrays(x, y)
         zero = y == 0
@@ -170,7 +170,7 @@ def _rem(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _shift(kind: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    def shift(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def shift(x: np.ndarray, y: np.ndarray) -> Any:
         bits = x.dtype.itemsize * 8
         udt = np.dtype(f"u{x.dtype.itemsize}")
         count = np.asarray(y).view(udt) if np.asarray(y).dtype != udt else np.asarray(y)
@@ -189,7 +189,7 @@ def _shift(kind: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     return shift
 
 
-def _complex(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _complex(x: np.ndarray, y: np.ndarray) -> Any:
     return (x + 1j * y).astype(dtypes.complex_dtype(x.dtype))
 
 
