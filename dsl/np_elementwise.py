@@ -179,7 +179,7 @@ def promote_args(name: str, *args: Any, dtype: np.dtype | None = None,
         if isinstance(a, _PY_SCALARS):
             out.append(_cast_scalar(a, dt, weak))
         elif adt != dt:
-            out.append(bind(P.Convert(dtype=dt), asarray(a)))
+            out.append(bind(P.Convert(dtype=dt, weak=weak), asarray(a)))
         else:
             out.append(a if type(a) in (Tracer, Array) else asarray(a))
     if broadcast and len(out) > 1:

@@ -181,9 +181,14 @@ UNARY.append(IntegerPow)
 
 @primitive("convert", family="cast")
 class Convert(Op):
-    """Cast to `dtype` (float->int truncates toward zero and saturates; NaN becomes 0)."""
+    """Cast to `dtype` (float->int truncates toward zero and saturates; NaN becomes 0).
+
+    `weak` marks the result weakly typed: promotion among weak operands (`x + 1` with `x` a weak
+    `~i32[]` traced from a Python scalar, and a weak float) converts without strengthening.
+    """
 
     dtype: np.dtype = attrs.field(converter=dtypes.canonicalize)
+    weak: bool = False
 
     def infer(self, *in_types: TensorType) -> tuple[TensorType, ...]:
         self.check_arity(in_types, 1)
@@ -191,7 +196,7 @@ class Convert(Op):
         if dtypes.is_complex(x.dtype) and not dtypes.is_complex(self.dtype):
             self.fail(f"cannot convert complex to {dtypes.short_name(self.dtype)} "
                       "(take real() or abs() first)", in_types, dtype=True)
-        return (TensorType(x.shape, self.dtype),)
+        return (TensorType(x.shape, self.dtype, bool(self.weak)),)
 
 
 @primitive("bitcast", family="cast")
