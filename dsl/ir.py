@@ -118,7 +118,12 @@ class Var:
 
 
 def _lit_value(v: Any) -> np.ndarray:
+    """A private, contiguous, read-only copy (a view when the value is already frozen)."""
     arr = np.asarray(v)
+    if arr.flags.writeable or not arr.flags.c_contiguous:
+        arr = np.array(arr, order="C")  # the caller may mutate theirs; printing needs contiguity
+    else:
+        arr = arr.view()
     arr.setflags(write=False)
     return arr
 
