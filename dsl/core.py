@@ -272,7 +272,17 @@ def _bind_eager(op: Op, args: tuple[Any, ...]) -> Any:
     hit = _EAGER_CACHE.get(k)
     if hit is None:
         hit = _eager_entry(op, vals, k)
-    weaks, rule, enter, leave = hit
+    weaks, fast, quiet, rule, enter, leave = hit
+    if fast is not None:  # a bare ufunc; NumPy warnings only matter for inexact operands
+        if quiet:
+            token = enter()
+            try:
+                out = fast(*vals)
+            finally:
+                leave(token)
+        else:
+            out = fast(*vals)
+        return Array(out if type(out) is np.ndarray else np.asarray(out), weaks[0])
     token = enter()
     try:
         outs = rule(op, *vals)
@@ -286,8 +296,19 @@ def _bind_eager(op: Op, args: tuple[Any, ...]) -> Any:
 def _eager_entry(op: Op, vals: Sequence[np.ndarray], k: tuple[Any, ...]) -> tuple[Any, ...]:
     in_types = tuple(TensorType(v.shape, v.dtype, w) for v, w in zip(vals, k[3::3]))
     ev = _evaluator()
-    entry = (tuple(t.weak for t in infer(op, in_types)), ev.rule_of(op), ev.quiet_enter,
-             ev.quiet_exit)
+    out_types = infer(op, in_types)
+    rule = ev.rule_of(op)
+    fast = ev.fast_of(op, vals)
+    if fast is not None:  # trust the bare ufunc only where it agrees with the rule's dtype
+        token = ev.quiet_enter()
+        try:
+            fast_dtype = np.asarray(fast(*vals)).dtype
+        finally:
+            ev.quiet_exit(token)
+        if fast_dtype != out_types[0].dtype:
+            fast = None
+    quiet = any(v.dtype.kind not in "biu" for v in vals)
+    entry = (tuple(t.weak for t in out_types), fast, quiet, rule, ev.quiet_enter, ev.quiet_exit)
     if len(_EAGER_CACHE) > 100_000:
         _EAGER_CACHE.clear()
     _EAGER_CACHE[k] = entry

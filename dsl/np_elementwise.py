@@ -17,7 +17,7 @@ import numpy as np
 from dsl import dtypes, lax
 from dsl import ops as P
 from dsl.array import Array
-from dsl.core import Tracer, bind
+from dsl.core import Tracer, _bind_eager, bind
 from dsl.errors import DTypeError, ShapeError
 
 _PY_SCALARS = (bool, int, float, complex)
@@ -314,6 +314,10 @@ def _binary(op_cls: type[P.Op], name: str, bool_op: type[P.Op] | None = None) ->
     op, bop = op_cls(), (bool_op() if bool_op else None)
 
     def f(x: Any, y: Any) -> Any:
+        if type(x) is Array and type(y) is Array:  # eager, one dtype, one shape: straight in
+            vx, vy = x._value, y._value
+            if vx.dtype == vy.dtype and vx.shape == vy.shape and vx.dtype != dtypes.bool_:
+                return _bind_eager(op, (x, y))
         x, y = promote_args(name, x, y)
         if bop is not None and x.dtype == dtypes.bool_:
             return bind(bop, x, y)

@@ -92,6 +92,20 @@ def rule_of(op: Op) -> Rule:
 quiet_enter, quiet_exit = _quiet_enter, _quiet_exit
 
 
+def fast_of(op: Op, values: Sequence[np.ndarray]) -> Callable[..., Any] | None:
+    """A bare NumPy function computing `op` on values of these dtypes, or None.
+
+    Only for single-result elementwise ops whose rule is a plain ufunc; the caller checks the
+    result dtype once and wraps 0-d results (ufuncs return NumPy scalars for them).
+    """
+    from interpreters.evaluate.elementwise import _LOW, FAST
+
+    fn = FAST.get(type(op))
+    if fn is None or any(v.dtype in _LOW for v in values):
+        return None
+    return fn
+
+
 def _register() -> None:
     from interpreters.evaluate import control, elementwise, structural  # noqa: F401
 
@@ -138,4 +152,5 @@ class _CallableModule(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallableModule
 
-__all__ = ["RULES", "apply", "eval_program", "evaluate", "quiet_enter", "quiet_exit", "rule_of"]
+__all__ = ["RULES", "apply", "eval_program", "evaluate", "fast_of", "quiet_enter", "quiet_exit",
+           "rule_of"]

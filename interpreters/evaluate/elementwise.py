@@ -206,6 +206,13 @@ BINARY_FNS: dict[type[P.Op], Callable[[np.ndarray, np.ndarray], Any]] = {
 for _cls, _fn in BINARY_FNS.items():
     RULES[_cls] = _family(_fn)
 
+# The eager fast path (`dsl.core`) calls these NumPy ufuncs directly, without the rule's wrapper,
+# for operands whose dtype is not f16/bf16, once it has checked on the first call that the ufunc's
+# result has the declared dtype. Integer `pow` is left out: NumPy rejects negative exponents.
+FAST: dict[type[P.Op], np.ufunc] = {
+    cls: fn for cls, fn in {**UNARY_FNS, **BINARY_FNS}.items()
+    if isinstance(fn, np.ufunc) and cls is not P.Pow and getattr(cls, "result", None) is None}
+
 
 def _nextafter_low(op: P.Op, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
     # nextafter must step in the operand's own precision, not in f32
