@@ -66,6 +66,15 @@ class DTypeError(CombinaxError, TypeError):
     """Operands whose dtypes do not fit the operation."""
 
 
+class ArgumentTypeError(CombinaxError, TypeError):
+    """An argument of the wrong kind: not an array, not callable, not a pytree, a float where an
+    integer is needed."""
+
+
+class ArgumentValueError(CombinaxError, ValueError):
+    """An argument of the right kind with a bad value: a negative size, an unequal split."""
+
+
 class ConcretizationError(CombinaxError, TypeError):
     """A Python-level decision (`if`, `int()`, `np.asarray`) on a value unknown while staging."""
 
