@@ -332,7 +332,11 @@ def _identity(cls: type[Op], dt: np.dtype) -> Any:
         return 1
     if cls is P.And:
         return True if dt == D.bool_ else -1
-    info = np.finfo(dt) if D.is_floating(dt) else np.iinfo(dt)
+    if D.is_floating(dt):
+        return -np.inf if cls is P.Max else np.inf
+    if dt == D.bool_:
+        return cls is not P.Max
+    info = np.iinfo(dt)
     return info.min if cls is P.Max else info.max
 
 

@@ -348,3 +348,11 @@ def test_every_rule_returns_its_declared_types(data: Any) -> None:
             assert isinstance(o, np.ndarray), eqn.op.name
             assert (o.shape, o.dtype) == (v.type.shape, v.type.dtype), (eqn.op.name, o, v.type)
             env[v] = o
+
+
+def test_every_primitive_has_an_evaluate_rule() -> None:
+    from dsl.ir import OPS
+    from interpreters.evaluate import RULES
+
+    assert len(OPS) >= 100
+    assert [name for name, cls in OPS.items() if cls not in RULES] == []
