@@ -5,7 +5,10 @@ operators, `@`, indexing, `.at[...]` functional updates, `.T`, `.reshape`, `.ast
 as methods. Every operator calls the user-level function of `dsl.numpy_api`, so an operator on a
 concrete `Array` evaluates at once and the same operator on a tracer stages an equation.
 
-`Array` here is host-backed (an immutable NumPy buffer); the backends give it device storage.
+`Array` is host-backed (an immutable NumPy buffer) after eager evaluation and device-backed (a
+buffer of a PJRT device, supplied by `backends`) after `jit`. A device-backed array fetches its
+host copy on first need (zero-copy on CPU) through `DEVICE_HOOK`, which `backends` fills, so `dsl`
+never imports the backends.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from dsl import dtypes
 from dsl.types import TensorType
 
 _api: ModuleType = None  # type: ignore[assignment]  # dsl.numpy_api, set when it is imported
+
+# backends installs `to_host(buffer) -> np.ndarray` here when it makes its first device array
+DEVICE_HOOK: list[Any] = [None]
 
 
 class ArrayOps:
@@ -160,25 +166,46 @@ class ArrayOps:
 
 
 class Array(ArrayOps):
-    """An immutable array value (host-backed here). Behaves like a NumPy array."""
+    """An immutable array value, host- or device-backed. Behaves like a NumPy array."""
 
-    __slots__ = ("_value", "_weak", "_lit")
+    __slots__ = ("_host", "_buffer", "_weak", "_lit")
 
     def __init__(self, value: np.ndarray, weak: bool = False):
         # `value` is owned by this Array and never written; NumPy sees it only through the
         # read-only views `__array__` hands out (marking every fresh buffer read-only here
         # would cost more than the eager op that made it).
-        self._value = value
+        self._host: np.ndarray | None = value
+        self._buffer: Any = None  # the device buffer, when there is one
         self._weak = weak
         self._lit: Any = None  # the literal standing for this value in programs, made once
 
+    @classmethod
+    def _on_device(cls, buffer: Any, weak: bool = False) -> Array:
+        """An array whose value lives in a device buffer (a jaxlib array with an `aval`)."""
+        a = cls.__new__(cls)
+        a._host = None
+        a._buffer = buffer
+        a._weak = weak
+        a._lit = None
+        return a
+
+    @property
+    def _value(self) -> np.ndarray:
+        """The host value (fetched from the device on first use)."""
+        h = self._host
+        if h is None:
+            h = self._host = DEVICE_HOOK[0](self._buffer)
+        return h
+
     @property
     def shape(self) -> tuple[int, ...]:
-        return self._value.shape
+        h = self._host
+        return h.shape if h is not None else tuple(self._buffer.aval.shape)
 
     @property
     def dtype(self) -> np.dtype:
-        return self._value.dtype
+        h = self._host
+        return h.dtype if h is not None else self._buffer.aval.dtype
 
     @property
     def weak(self) -> bool:
@@ -186,7 +213,7 @@ class Array(ArrayOps):
 
     @property
     def type(self) -> TensorType:
-        return TensorType(self._value.shape, self._value.dtype, self._weak)
+        return TensorType(self.shape, self.dtype, self._weak)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         v = self._value
@@ -239,7 +266,14 @@ class Array(ArrayOps):
         return self._value.tolist()
 
     def block_until_ready(self) -> Array:
+        """Wait until a device computation producing this array has finished."""
+        if self._buffer is not None:
+            self._buffer.block_until_ready()
         return self
+
+    @property
+    def is_device_backed(self) -> bool:
+        return self._buffer is not None
 
     def copy(self) -> Array:
         return self
