@@ -4,7 +4,7 @@
 `d.cond`, ...) and `d.stage(f)(*args)` to see the program a function builds.
 """
 
-from dsl import dtypes, errors, ops
+from dsl import dtypes, errors, ops, random
 from dsl import numpy_api as _numpy_api
 from dsl.array import Array
 from dsl.combinators import (associative_scan, cond, fori_loop, map, reduce, scan, switch,
@@ -16,7 +16,9 @@ from dsl.errors import (ConcretizationError, DTypeError, ParseError, ShapeError,
 from dsl.ir import Eqn, Lit, Op, Program, Var
 from dsl.pytree import (register_pytree, tree_flatten, tree_leaves, tree_map, tree_structure,
                         tree_unflatten)
+from dsl.parser import parse
 from dsl.staging import stage
+from dsl.typecheck import typecheck
 from dsl.types import FunctionType, TensorType
 
 

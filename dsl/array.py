@@ -20,10 +20,12 @@ import numpy as np
 
 from dsl import dtypes
 from dsl.types import TensorType
+from dsl.errors import ArgumentTypeError, ArgumentValueError
 
 _api: ModuleType = None  # type: ignore[assignment]  # dsl.numpy_api, set when it is imported
 
-# backends installs `to_host(buffer) -> np.ndarray` here when it makes its first device array
+# backends installs its runtime module here (with `to_host(buffer) -> np.ndarray` and
+# `to_dlpack(buffer, stream)`) when it makes its first client
 DEVICE_HOOK: list[Any] = [None]
 
 
@@ -67,19 +69,19 @@ class ArrayOps:
 
     def __len__(self) -> int:
         if not self.shape:
-            raise TypeError(f"len() of a scalar ({self.type})")  # type: ignore[attr-defined]
+            raise ArgumentTypeError(f"len() of a scalar ({self.type})")  # type: ignore[attr-defined]
         return self.shape[0]
 
     def __iter__(self) -> Any:
         if not self.shape:
-            raise TypeError(f"iteration over a scalar ({self.type})")  # type: ignore[attr-defined]
+            raise ArgumentTypeError(f"iteration over a scalar ({self.type})")  # type: ignore[attr-defined]
         return (self[i] for i in range(self.shape[0]))
 
     def __getitem__(self, idx: Any) -> Any:
         return _api._getitem(self, idx)
 
     def __setitem__(self, idx: Any, value: Any) -> None:
-        raise TypeError("arrays are immutable: use x = x.at[idx].set(value) instead of "
+        raise ArgumentTypeError("arrays are immutable: use x = x.at[idx].set(value) instead of "
                         "x[idx] = value")
 
     def __neg__(self) -> Any: return _api.negative(self)
@@ -194,7 +196,7 @@ class Array(ArrayOps):
         """The host value (fetched from the device on first use)."""
         h = self._host
         if h is None:
-            h = self._host = DEVICE_HOOK[0](self._buffer)
+            h = self._host = DEVICE_HOOK[0].to_host(self._buffer)
         return h
 
     @property
@@ -241,7 +243,7 @@ class Array(ArrayOps):
 
     def __bool__(self) -> bool:
         if self._value.size != 1:
-            raise ValueError(f"the truth value of an array of type {self.type} is ambiguous; "
+            raise ArgumentValueError(f"the truth value of an array of type {self.type} is ambiguous; "
                              "use d.any or d.all")
         return bool(self._value)
 
@@ -256,7 +258,7 @@ class Array(ArrayOps):
 
     def __index__(self) -> int:
         if self._value.shape != () or self._value.dtype.kind not in "iub":
-            raise TypeError(f"only integer scalars can be Python indices, not {self.type}")
+            raise ArgumentTypeError(f"only integer scalars can be Python indices, not {self.type}")
         return int(self._value)
 
     def item(self) -> Any:
@@ -274,6 +276,18 @@ class Array(ArrayOps):
     @property
     def is_device_backed(self) -> bool:
         return self._buffer is not None
+
+    def __dlpack__(self, *, stream: Any = None, max_version: Any = None, dl_device: Any = None,
+                   copy: Any = None) -> Any:
+        """Share this array's memory through DLPack (device memory when device-backed)."""
+        if self._buffer is not None:
+            return DEVICE_HOOK[0].to_dlpack(self._buffer, stream)
+        return np.array(self._value, copy=True).__dlpack__()  # ours is immutable: a copy
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        if self._buffer is not None:
+            return DEVICE_HOOK[0].dlpack_device(self._buffer)
+        return (1, 0)  # kDLCPU
 
     def copy(self) -> Array:
         return self

@@ -35,7 +35,7 @@ from dsl import dtypes, lax
 from dsl import ops as P
 from dsl.array import Array
 from dsl.core import Tracer, bind, stage_flat
-from dsl.errors import CombinaxError, DTypeError, ShapeError
+from dsl.errors import ArgumentTypeError, ArgumentValueError, CombinaxError, DTypeError, ShapeError
 from dsl.ir import Program, Var
 from dsl.np_elementwise import asarray, promote_args
 from dsl.pytree import KeyPath, PyTreeDef, keystr, tree_flatten_with_path
@@ -63,7 +63,7 @@ def _as_value(what: str, role: str, path: KeyPath, x: Any) -> Any:
     except TypeError as e:
         if isinstance(e, CombinaxError):
             raise
-        raise TypeError(f"{what}: {role}{keystr(path)} is a {type(x).__name__}, not an array "
+        raise ArgumentTypeError(f"{what}: {role}{keystr(path)} is a {type(x).__name__}, not an array "
                         "(or a pytree of arrays)") from None
 
 
@@ -86,7 +86,7 @@ def _split(trees: Sequence[PyTreeDef], flat: Sequence[Any]) -> list[Any]:
 
 def _check_tree(what: str, role: str, got: PyTreeDef, want: PyTreeDef, against: str) -> None:
     if got != want:
-        raise TypeError(f"{what}: {role} has pytree structure {got!r}, but {against} has "
+        raise ArgumentTypeError(f"{what}: {role} has pytree structure {got!r}, but {against} has "
                         f"structure {want!r}")
 
 
@@ -147,14 +147,14 @@ def _element(t: TensorType) -> TensorType:
 
 def _callable(what: str, name: str, f: Any) -> None:
     if not callable(f):
-        raise TypeError(f"{what}: {name} must be callable, got {type(f).__name__}")
+        raise ArgumentTypeError(f"{what}: {name} must be callable, got {type(f).__name__}")
 
 
 # ----------------------------------------------------------------------------------------------
 # map and scan
 
 
-def map(f: Callable[..., Any], xs: Any) -> Any:
+def map(f: Any, xs: Any) -> Any:
     """Apply `f` to every slice of `xs` along the leading axis and stack the results.
 
     `xs` is a pytree of arrays with one leading length `n`; `f` takes a pytree of slices and
@@ -165,7 +165,7 @@ def map(f: Callable[..., Any], xs: Any) -> Any:
     _callable("map", "f", f)
     xl = _leaves("map", "xs", xs)
     if not xl.values:
-        raise ValueError("map: xs has no array leaves, so the length to map over is unknown")
+        raise ArgumentValueError("map: xs has no array leaves, so the length to map over is unknown")
     _length("map", xl, None)
     found: list[PyTreeDef] = []
 
@@ -179,7 +179,7 @@ def map(f: Callable[..., Any], xs: Any) -> Any:
     return found[0].unflatten(outs)
 
 
-def scan(f: Callable[..., Any], init: Any, xs: Any = None, length: int | None = None,
+def scan(f: Any, init: Any, xs: Any = None, length: int | None = None,
          reverse: bool = False) -> tuple[Any, Any]:
     """Loop `carry, y = f(carry, x)` over the leading axis of `xs`; returns `(carry, ys)`.
 
@@ -193,13 +193,13 @@ def scan(f: Callable[..., Any], init: Any, xs: Any = None, length: int | None = 
     _callable("scan", "f", f)
     if length is not None:
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
-            raise ValueError(f"scan: length must be a non-negative int, got {length!r}")
+            raise ArgumentValueError(f"scan: length must be a non-negative int, got {length!r}")
         length = int(length)
     il = _leaves("scan", "init", init)
     xl = _leaves("scan", "xs", xs)
     n = _length("scan", xl, length)
     if n is None:
-        raise ValueError("scan: xs has no array leaves; pass length= to say how many steps")
+        raise ArgumentValueError("scan: xs has no array leaves; pass length= to say how many steps")
     nk = len(il.values)
     carry_types = [x.type for x in il.values]
     x_types = [_unstacked(x.type) for x in xl.values]
@@ -210,7 +210,7 @@ def scan(f: Callable[..., Any], init: Any, xs: Any = None, length: int | None = 
         def body(*args: Tracer) -> list[Any]:
             out = f(*_split((il.tree, xl.tree), args))
             if not isinstance(out, (tuple, list)) or len(out) != 2:
-                raise TypeError("scan: f must return a pair (carry, y), got "
+                raise ArgumentTypeError("scan: f must return a pair (carry, y), got "
                                 f"{type(out).__name__}"
                                 + (f" of length {len(out)}" if isinstance(out, (tuple, list))
                                    else ""))
@@ -246,18 +246,18 @@ def _normalize_axes(what: str, axis: Any, t: TensorType) -> tuple[int, ...]:
     out = []
     for a in axes:
         if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
-            raise TypeError(f"{what}: axis must be an int, a tuple of ints or None, got {axis!r}")
+            raise ArgumentTypeError(f"{what}: axis must be an int, a tuple of ints or None, got {axis!r}")
         if not -t.ndim <= a < t.ndim:
             raise ShapeError(f"{what}: axis {int(a)} is out of range for an operand of type {t}")
         out.append(int(a) % t.ndim)
     if len(set(out)) != len(out):
-        raise ValueError(f"{what}: repeated axis in {axis!r}")
+        raise ArgumentValueError(f"{what}: repeated axis in {axis!r}")
     return tuple(sorted(out))
 
 
 def _same_shapes(what: str, xl: _Leaves) -> None:
     if not xl.values:
-        raise ValueError(f"{what}: xs has no array leaves")
+        raise ArgumentValueError(f"{what}: xs has no array leaves")
     t0, p0 = xl.values[0].type, xl.paths[0]
     for x, p in zip(xl.values, xl.paths):
         if x.shape != t0.shape:
@@ -279,7 +279,7 @@ def _stage_monoid(what: str, op: Callable[..., Any], xl: _Leaves) -> tuple[Progr
     return program, consts
 
 
-def reduce(op: Callable[..., Any], xs: Any, init: Any, axis: Any = None) -> Any:
+def reduce(op: Any, xs: Any, init: Any, axis: Any = None) -> Any:
     """Reduce `axis` (an int, a tuple of ints, or `None` for all axes) of `xs` with `op`.
 
     `op(a, b) -> a` combines scalar elements (pytrees of scalars when `xs` is a pytree of arrays
@@ -310,7 +310,7 @@ def reduce(op: Callable[..., Any], xs: Any, init: Any, axis: Any = None) -> Any:
     return xl.tree.unflatten(outs)
 
 
-def associative_scan(op: Callable[..., Any], xs: Any, reverse: bool = False,
+def associative_scan(op: Any, xs: Any, reverse: bool = False,
                      axis: int = 0) -> Any:
     """Inclusive scan of `xs` along `axis` with the associative `op(a, b)`, `a` preceding `b`.
 
@@ -323,7 +323,7 @@ def associative_scan(op: Callable[..., Any], xs: Any, reverse: bool = False,
     xl = _leaves("associative_scan", "xs", xs)
     _same_shapes("associative_scan", xl)
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"associative_scan: axis must be an int, got {axis!r}")
+        raise ArgumentTypeError(f"associative_scan: axis must be an int, got {axis!r}")
     (ax,) = _normalize_axes("associative_scan", int(axis), xl.values[0].type)
     program, consts = _stage_monoid("associative_scan", op, xl)
     outs = bind(P.AssociativeScan(body=program, axis=ax, reverse=bool(reverse),
@@ -364,7 +364,7 @@ def _branches(what: str, fns: Sequence[Callable[..., Any]], names: Sequence[str]
     first = staged[0].out
     for i, b in enumerate(staged[1:], 1):
         if b.out.tree != first.tree:
-            raise TypeError(f"{what}: {names[i]} returns pytree structure {b.out.tree!r}, but "
+            raise ArgumentTypeError(f"{what}: {names[i]} returns pytree structure {b.out.tree!r}, but "
                             f"{names[0]} returns {first.tree!r}")
         for x0, x, p in zip(first.values, b.out.values, first.paths):
             if not x.type.same_ignoring_weak(x0.type):
@@ -402,7 +402,7 @@ def _apply_branches(what: str, index: Any, fns: Sequence[Callable[..., Any]],
     return out_tree.unflatten(outs)
 
 
-def cond(pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any],
+def cond(pred: Any, true_fn: Any, false_fn: Any,
          *operands: Any) -> Any:
     """`true_fn(*operands)` if `pred` else `false_fn(*operands)`, as one `cond` equation.
 
@@ -421,14 +421,14 @@ def cond(pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any],
                            ("false_fn (branch 0)", "true_fn (branch 1)"), operands)
 
 
-def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
+def switch(index: Any, branches: Any, *operands: Any) -> Any:
     """`branches[index](*operands)`, with `index` clamped into `[0, len(branches) - 1]`.
 
     Every branch is staged and must return the same pytree structure and types.
     """
     fns = list(branches)
     if not fns:
-        raise ValueError("switch: needs at least one branch")
+        raise ArgumentValueError("switch: needs at least one branch")
     for i, fn in enumerate(fns):
         _callable("switch", f"branch {i}", fn)
     idx = _as_value("switch", "index", (), index)
@@ -452,7 +452,7 @@ def _stage_cond(what: str, cond_fn: Callable[..., Any], tree: PyTreeDef,
     def body(*args: Tracer) -> list[Any]:
         out = _leaves(what, "the output of cond_fn", cond_fn(tree.unflatten(args)))
         if len(out.values) != 1 or out.paths[0] != ():
-            raise TypeError(f"{what}: cond_fn must return one bool scalar, got a pytree "
+            raise ArgumentTypeError(f"{what}: cond_fn must return one bool scalar, got a pytree "
                             f"{out.tree!r}")
         (x,) = out.values
         if x.shape != ():
@@ -465,7 +465,7 @@ def _stage_cond(what: str, cond_fn: Callable[..., Any], tree: PyTreeDef,
     return program, consts
 
 
-def while_loop(cond_fn: Callable[..., Any], body_fn: Callable[..., Any], init: Any,
+def while_loop(cond_fn: Any, body_fn: Any, init: Any,
                max_iters: int | None = None) -> Any:
     """`carry = init; while cond_fn(carry): carry = body_fn(carry)`; returns the carry.
 
@@ -478,7 +478,7 @@ def while_loop(cond_fn: Callable[..., Any], body_fn: Callable[..., Any], init: A
     if max_iters is not None:
         if isinstance(max_iters, bool) or not isinstance(max_iters, (int, np.integer)) \
                 or max_iters < 0:
-            raise ValueError(f"while_loop: max_iters must be a non-negative int or None, got "
+            raise ArgumentValueError(f"while_loop: max_iters must be a non-negative int or None, got "
                              f"{max_iters!r}")
         max_iters = int(max_iters)
     il = _leaves("while_loop", "init", init)
@@ -514,7 +514,7 @@ def _static_int(x: Any) -> int | None:
     return int(np.asarray(x))
 
 
-def fori_loop(lower: Any, upper: Any, body_fn: Callable[..., Any], init: Any) -> Any:
+def fori_loop(lower: Any, upper: Any, body_fn: Any, init: Any) -> Any:
     """`carry = init; for i in range(lower, upper): carry = body_fn(i, carry)`.
 
     With concrete bounds this is a `scan` of `upper - lower` steps (the index travels in the
@@ -525,7 +525,7 @@ def fori_loop(lower: Any, upper: Any, body_fn: Callable[..., Any], init: Any) ->
     lo, hi = promote_args("fori_loop", lower, upper, broadcast=False)
     for b in (lo, hi):
         if b.shape != () or not dtypes.is_integer(b.dtype):
-            raise TypeError(f"fori_loop: bounds must be integer scalars, got {b.type}")
+            raise ArgumentTypeError(f"fori_loop: bounds must be integer scalars, got {b.type}")
     slo, shi = _static_int(lower), _static_int(upper)
     if slo is not None and shi is not None:
         def step(c: tuple[Any, Any], _: None) -> tuple[tuple[Any, Any], None]:

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from dsl.array import Array, ArrayOps
-from dsl.errors import ConcretizationError, TransformError, _is_internal
+from dsl.errors import (ArgumentTypeError, ArgumentValueError, ConcretizationError,
+                        TransformError, _is_internal)
 from dsl.ir import Atom, Eqn, Lit, Op, Program, Var
 from dsl.types import TensorType
 
@@ -110,7 +111,7 @@ def concrete(x: Any) -> tuple[np.ndarray, bool]:
         return x, False
     if isinstance(x, np.generic):
         return np.asarray(x), False
-    raise TypeError(f"{type(x).__name__} is not an array (internal: bind got {x!r})")
+    raise ArgumentTypeError(f"{type(x).__name__} is not an array (internal: bind got {x!r})")
 
 
 class Tracer(ArrayOps):
@@ -155,7 +156,7 @@ class Tracer(ArrayOps):
     def __bool__(self) -> bool:
         v = self._concrete("bool() (a Python `if`, `while`, `and`/`or`/`not`)")
         if v.size != 1:
-            raise ValueError(f"the truth value of an array of type {self.type} is ambiguous; "
+            raise ArgumentValueError(f"the truth value of an array of type {self.type} is ambiguous; "
                              "use d.any or d.all")
         return bool(v)
 
@@ -171,7 +172,7 @@ class Tracer(ArrayOps):
     def __index__(self) -> int:
         v = self._concrete("using a value as a Python index (list[x], range(x))")
         if v.shape != () or v.dtype.kind not in "iu":
-            raise TypeError(f"only integer scalars can be Python indices, not {self.type}")
+            raise ArgumentTypeError(f"only integer scalars can be Python indices, not {self.type}")
         return int(v)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -351,7 +352,7 @@ def inline(program: Program, args: Sequence[Any]) -> list[Any]:
     """Run `program` on `args` by re-binding its equations (so the result is staged into the
     builder of `args`, or evaluated eagerly when they are concrete). Iterative."""
     if len(args) != len(program.inputs):
-        raise TypeError(f"program of type {program.type} applied to {len(args)} arguments")
+        raise ArgumentTypeError(f"program of type {program.type} applied to {len(args)} arguments")
     env: dict[Var, Any] = dict(zip(program.inputs, args))
 
     def read(a: Atom) -> Any:

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 import numpy as np
 
-from dsl.errors import DTypeError, ShapeError
+from dsl.errors import ArgumentValueError, DTypeError, ShapeError
 from dsl.pytree import register_leaf
 from dsl.types import FunctionType, TensorType, types_str
 
@@ -94,7 +94,7 @@ def primitive(name: str, *, multiple_results: bool = False, family: str | None =
         cls = attrs.frozen(cache_hash=True, repr=False)(cls)
         cls.__repr__ = _op_repr
         if name in OPS:
-            raise ValueError(f"primitive {name!r} defined twice")
+            raise ArgumentValueError(f"primitive {name!r} defined twice")
         OPS[name] = cls
         register_leaf(cls)
         return cls

@@ -17,6 +17,7 @@ from dsl import dtypes
 from dsl import ops as P
 from dsl.array import Array
 from dsl.core import Tracer, bind
+from dsl.errors import DTypeError
 
 
 def is_value(x: Any) -> bool:
@@ -173,15 +174,21 @@ def slice(x: Any, start: Sequence[int], limit: Sequence[int],
 
 
 def dynamic_slice(x: Any, start: Sequence[Any], sizes: Sequence[int]) -> Any:
-    return bind(P.DynamicSlice(slice_sizes=tuple(sizes)), x, *_indices(start))
+    return bind(P.DynamicSlice(slice_sizes=tuple(sizes)), x, *_indices("dynamic_slice", start))
 
 
 def dynamic_update_slice(x: Any, update: Any, start: Sequence[Any]) -> Any:
-    return bind(P.DynamicUpdateSlice(), x, update, *_indices(start))
+    return bind(P.DynamicUpdateSlice(), x, update, *_indices("dynamic_update_slice", start))
 
 
-def _indices(idx: Sequence[Any]) -> list[Any]:
+def _indices(name: str, idx: Sequence[Any]) -> list[Any]:
     """Scalar index operands, all of one integer dtype (i32 unless one is wider)."""
+    for i in idx:
+        ok = (dtypes.is_integer(dtype_of(i)) and shape_of(i) == ()) if is_value(i) else (
+            isinstance(i, (int, np.integer)) and not isinstance(i, bool))
+        if not ok:
+            what = str(i.type) if is_value(i) else f"{type(i).__name__} {i!r}"
+            raise DTypeError(f"{name}: start indices must be integer scalars, got {what}")
     vals = [i if is_value(i) else Array(np.asarray(i, dtype=np.int64 if not
                                                     -2**31 <= int(i) < 2**31 else np.int32))
             for i in idx]

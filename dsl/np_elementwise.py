@@ -18,7 +18,7 @@ from dsl import dtypes, lax
 from dsl import ops as P
 from dsl.array import Array
 from dsl.core import Tracer, _bind_eager, bind
-from dsl.errors import DTypeError, ShapeError
+from dsl.errors import ArgumentTypeError, CombinaxError, DTypeError, ShapeError
 
 _PY_SCALARS = (bool, int, float, complex)
 _RANK: dict[Any, int] = {"b": 0, "i": 1, "u": 1, "f": 2, "V": 2, "c": 3, int: 1, float: 2}
@@ -44,7 +44,7 @@ def asarray(x: Any, dtype: Any = None, copy: Any = None) -> Any:
         return _from_sequence(x, dt)
     if hasattr(x, "__array__") and not isinstance(x, type):
         return asarray(np.asarray(x), dtype)
-    raise TypeError(f"asarray: {type(x).__name__} is not an array, a Python scalar or a nested "
+    raise ArgumentTypeError(f"asarray: {type(x).__name__} is not an array, a Python scalar or a nested "
                     "list of them")
 
 
@@ -66,9 +66,13 @@ def _from_sequence(x: list[Any] | tuple[Any, ...], dt: np.dtype | None) -> Any:
         strong = [dtypes_of(v) for v in flat if type(v) is Array and not v.weak]
     else:
         strong = []
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except ValueError:
+        raise ShapeError("asarray: the nested sequence is ragged (its rows differ in length)"
+                         ) from None
     if arr.dtype == object:
-        raise TypeError("asarray: the nested sequence is ragged or holds non-numbers")
+        raise ArgumentTypeError("asarray: the nested sequence is ragged or holds non-numbers")
     if dt is None:
         kinds = [dtypes.kind_rank(dtypes.scalar_dtype(v)) for v in flat if isinstance(
             v, _PY_SCALARS)]
@@ -80,6 +84,8 @@ def _from_sequence(x: list[Any] | tuple[Any, ...], dt: np.dtype | None) -> Any:
                   3: dtypes.complex64}[builtins.max(kinds)]
             if dt == dtypes.int32 and arr.size and (arr.max() >= 2**31 or arr.min() < -2**31):
                 dt = dtypes.int64
+        elif not flat:  # `[]` holds no numbers: the default float, as jax.numpy has it
+            dt = dtypes.float32
     return Array(np.array(arr, dtype=dt))
 
 
@@ -171,8 +177,10 @@ def promote_args(name: str, *args: Any, dtype: np.dtype | None = None,
         return [args[0]]
     try:
         dws = [dtypes_of(a) for a in args]
-    except TypeError as e:
-        raise TypeError(f"{name}: {e}") from None
+    except (TypeError, ValueError) as e:
+        if isinstance(e, CombinaxError):  # keep its class (a ragged list is a ShapeError)
+            raise type(e)(f"{name}: {e.raw_message}") from None
+        raise ArgumentTypeError(f"{name}: {e}") from None
     dt, weak = (dtype, False) if dtype is not None else dtypes.result_type(*dws)
     out = []
     for a, (adt, aweak) in zip(args, dws):
@@ -648,7 +656,7 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Any:
     """`x` where `condition` holds, else `y` (all three broadcast). The one-argument form
     (indices of nonzeros) has a data-dependent shape and is not supported."""
     if x is None or y is None:
-        raise TypeError("where: the one-argument form has a data-dependent shape; pass x and y "
+        raise ArgumentTypeError("where: the one-argument form has a data-dependent shape; pass x and y "
                         "(or use d.nonzero with a static size)")
     (c,) = _to_bool("where", condition)
     x, y = promote_args("where", x, y)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, Union
 
 import attrs
+from dsl.errors import ArgumentTypeError, ArgumentValueError
 
 __all__ = [
     "DictKey", "FlattenedIndexKey", "GetAttrKey", "KeyEntry", "KeyPath", "PyTreeDef",
@@ -82,7 +83,7 @@ def keystr(path: Sequence[KeyEntry]) -> str:
     """The path as accessor text, e.g. `[0]['w'].bias`; the empty string for the root."""
     for k in path:
         if not isinstance(k, (SequenceKey, DictKey, GetAttrKey, FlattenedIndexKey)):
-            raise TypeError(f"keystr: path entries must be pytree keys, got {k!r}")
+            raise ArgumentTypeError(f"keystr: path entries must be pytree keys, got {k!r}")
     return "".join(str(k) for k in path)
 
 
@@ -121,7 +122,7 @@ def _dict_flatten(d: dict[Any, Any]) -> tuple[list[Any], tuple[Any, ...]]:
     try:
         keys = tuple(sorted(d))
     except TypeError:
-        raise TypeError(f"pytree dict keys must be sortable (children go in sorted key order); "
+        raise ArgumentTypeError(f"pytree dict keys must be sortable (children go in sorted key order); "
                         f"got keys {list(d)!r}") from None
     return [d[k] for k in keys], keys
 
@@ -153,7 +154,7 @@ def _fields_kind(cls: type, names: tuple[str, ...], kwnames: tuple[str, ...],
         try:
             children = [getattr(x, n) for n in names]
         except AttributeError as e:
-            raise TypeError(f"cannot flatten a {_name(cls)}: a field is not set ({e})") from None
+            raise ArgumentTypeError(f"cannot flatten a {_name(cls)}: a field is not set ({e})") from None
         return children, tuple((n, getattr(x, n, _MISSING)) for n in extra)
 
     def unflatten(aux: tuple[tuple[str, Any], ...], children: list[Any]) -> Any:
@@ -187,9 +188,9 @@ def _classify(t: type) -> Any:
 
 def _check_new(what: str, cls: Any) -> None:
     if not isinstance(cls, type):
-        raise TypeError(f"{what}: expected a class, got {cls!r}")
+        raise ArgumentTypeError(f"{what}: expected a class, got {cls!r}")
     if cls in _registered:
-        raise ValueError(f"{what}: {_name(cls)} is already registered")
+        raise ArgumentValueError(f"{what}: {_name(cls)} is already registered")
 
 
 def register_pytree(cls: type, flatten: Callable[[Any], tuple[Sequence[Any], Hashable]],
@@ -203,12 +204,12 @@ def register_pytree(cls: type, flatten: Callable[[Any], tuple[Sequence[Any], Has
     """
     _check_new("register_pytree", cls)
     if not callable(flatten) or not callable(unflatten):
-        raise TypeError("register_pytree: flatten and unflatten must be callable")
+        raise ArgumentTypeError("register_pytree: flatten and unflatten must be callable")
 
     def checked_flatten(x: Any) -> tuple[list[Any], Any]:
         out = flatten(x)
         if not (isinstance(out, tuple) and len(out) == 2):
-            raise TypeError(f"the flatten function of {_name(cls)} must return (children, aux), "
+            raise ArgumentTypeError(f"the flatten function of {_name(cls)} must return (children, aux), "
                             f"got {out!r}")
         return list(out[0]), out[1]
 
@@ -253,7 +254,7 @@ class PyTreeDef:
         """A tree of this structure holding `leaves` (in flattening order)."""
         leaves = list(leaves)
         if len(leaves) != self.num_leaves:
-            raise ValueError(f"{self!r} expects {self.num_leaves} leaves, got {len(leaves)}")
+            raise ArgumentValueError(f"{self!r} expects {self.num_leaves} leaves, got {len(leaves)}")
         return leaves[0] if self._node is None else _build(self._node, iter(leaves))
 
     def children(self) -> list[PyTreeDef]:
@@ -325,7 +326,7 @@ def tree_flatten(tree: Any, is_leaf: IsLeaf = None) -> tuple[list[Any], PyTreeDe
 def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
     """A tree of structure `treedef` holding `leaves`; `ValueError` if their count is wrong."""
     if not isinstance(treedef, PyTreeDef):
-        raise TypeError(f"tree_unflatten: expected a PyTreeDef, got {type(treedef).__name__}")
+        raise ArgumentTypeError(f"tree_unflatten: expected a PyTreeDef, got {type(treedef).__name__}")
     return treedef.unflatten(leaves)
 
 
@@ -393,7 +394,7 @@ def _up_to(node: _Node, x: Any, path: KeyPath, out: list[Any]) -> None:
             problem = _describe(got.type, got_aux, len(children))
             problem += "" if kind.type is dict else f" and node data {got_aux!r} (not {aux!r})"
     if problem is not None:
-        raise ValueError(f"at {keystr(path) or 'the root'}: expected "
+        raise ArgumentValueError(f"at {keystr(path) or 'the root'}: expected "
                          f"{_describe(kind.type, aux, len(nodes))}, structure "
                          f"{_short(_fmt(node))}; got {problem}, structure "
                          f"{_short(_fmt(_flatten(x, None, [])))}")
@@ -409,7 +410,7 @@ def flatten_up_to(treedef: PyTreeDef, tree: Any) -> list[Any]:
     full one. A mismatch raises `ValueError` naming its path and both structures there.
     """
     if not isinstance(treedef, PyTreeDef):
-        raise TypeError(f"flatten_up_to: expected a PyTreeDef, got {type(treedef).__name__}")
+        raise ArgumentTypeError(f"flatten_up_to: expected a PyTreeDef, got {type(treedef).__name__}")
     out: list[Any] = []
     _up_to(treedef._node, tree, (), out)
     return out
@@ -428,6 +429,6 @@ def tree_map(f: Callable[..., Any], tree: Any, *rest: Any, is_leaf: IsLeaf = Non
         try:
             others.append(flatten_up_to(treedef, other))
         except ValueError as e:
-            raise ValueError(f"tree_map: tree argument {i + 2} does not match the structure of "
+            raise ArgumentValueError(f"tree_map: tree argument {i + 2} does not match the structure of "
                              f"the first tree, {_short(repr(treedef))}: {e}") from None
     return treedef.unflatten(f(*xs) for xs in zip(leaves, *others))

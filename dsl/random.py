@@ -38,7 +38,7 @@ from dsl import lax
 from dsl import ops as P
 from dsl.array import Array
 from dsl.core import Tracer, bind
-from dsl.errors import DTypeError, ShapeError
+from dsl.errors import ArgumentTypeError, ArgumentValueError, DTypeError, ShapeError
 from dsl.np_elementwise import asarray, broadcast_shapes
 
 __all__ = ["key", "split", "fold_in", "bits", "uniform", "normal", "bernoulli", "categorical",
@@ -70,7 +70,7 @@ def _value(name: str, what: str, x: Any) -> Any:
     try:
         return asarray(x)
     except (TypeError, ValueError) as e:
-        raise TypeError(f"random.{name}: {what} must be an array or a number, got "
+        raise ArgumentTypeError(f"random.{name}: {what} must be an array or a number, got "
                         f"{type(x).__name__} ({e})") from None
 
 
@@ -78,7 +78,7 @@ def _check_key(name: str, k: Any) -> tuple[Any, Any]:
     """The two words `(k1, k2)` (rank-0 u32) of a key, or a typed error naming `name`."""
     if type(k) not in (Array, Tracer):
         if not isinstance(k, (np.ndarray, np.generic, list, tuple)):
-            raise TypeError(f"random.{name}: key must be a u32[2] array (from d.random.key), "
+            raise ArgumentTypeError(f"random.{name}: key must be a u32[2] array (from d.random.key), "
                             f"got {type(k).__name__}")
         k = _value(name, "key", k)
     if k.dtype != _U32:
@@ -103,7 +103,7 @@ def _shape(name: str, shape: Any) -> tuple[int, ...]:
     try:
         dims = tuple(operator.index(n) for n in items)
     except TypeError:
-        raise TypeError(f"random.{name}: shape must be an int or a sequence of ints, got "
+        raise ArgumentTypeError(f"random.{name}: shape must be an int or a sequence of ints, got "
                         f"{shape!r}") from None
     if any(n < 0 for n in dims):
         raise ShapeError(f"random.{name}: negative dimensions are not allowed: {dims}")
@@ -242,7 +242,7 @@ def key(seed: Any) -> Any:
     """
     if isinstance(seed, (bool, int)):
         if not -2**63 <= seed < 2**64:
-            raise ValueError(f"random.key: seed {seed} does not fit in 64 bits")
+            raise ArgumentValueError(f"random.key: seed {seed} does not fit in 64 bits")
         return Array(np.array([0, seed % 2**32], dtype=np.uint32), False)
     if isinstance(seed, (float, complex)):
         raise DTypeError(f"random.key: seed must be an integer, got {type(seed).__name__} "
@@ -274,7 +274,7 @@ def fold_in(key: Any, data: Any) -> Any:
     k1, k2 = _check_key("fold_in", key)
     if isinstance(data, (bool, int)):
         if not 0 <= data < 2**32:
-            raise ValueError(f"random.fold_in: data {data} is outside the uint32 range "
+            raise ArgumentValueError(f"random.fold_in: data {data} is outside the uint32 range "
                              "[0, 2**32)")
         d = _u32(int(data))
     else:
@@ -426,7 +426,7 @@ def categorical(key: Any, logits: Any, axis: int = -1, shape: Any = None) -> Any
     try:
         ax = operator.index(axis)
     except TypeError:
-        raise TypeError(f"random.{name}: axis must be an integer, got {axis!r}") from None
+        raise ArgumentTypeError(f"random.{name}: axis must be an integer, got {axis!r}") from None
     if not -lg.ndim <= ax < lg.ndim:
         raise ShapeError(f"random.{name}: axis {ax} is out of bounds for {lg.type}")
     ax %= lg.ndim
@@ -474,12 +474,12 @@ def permutation(key: Any, x: Any, axis: int = 0) -> Any:
     name = "permutation"
     k = _check_key(name, key)
     if isinstance(x, (bool, float, complex)):
-        raise TypeError(f"random.{name}: x must be an integer or an array with at least one "
+        raise ArgumentTypeError(f"random.{name}: x must be an integer or an array with at least one "
                         f"dimension, got {type(x).__name__}")
     if isinstance(x, int):
         n = x
         if n < 0:
-            raise ValueError(f"random.{name}: cannot permute a negative number {n} of items")
+            raise ArgumentValueError(f"random.{name}: cannot permute a negative number {n} of items")
         return _shuffle(k, lax.iota(dtypes.int32, (n,), 0), 0)
     xv = _value(name, "x", x)
     if xv.ndim == 0:
@@ -491,7 +491,7 @@ def permutation(key: Any, x: Any, axis: int = 0) -> Any:
     try:
         ax = operator.index(axis)
     except TypeError:
-        raise TypeError(f"random.{name}: axis must be an integer, got {axis!r}") from None
+        raise ArgumentTypeError(f"random.{name}: axis must be an integer, got {axis!r}") from None
     if not -xv.ndim <= ax < xv.ndim:
         raise ShapeError(f"random.{name}: axis {ax} is out of bounds for {xv.type}")
     ax %= xv.ndim

@@ -15,7 +15,7 @@ import numpy as np
 
 from dsl.array import Array
 from dsl.core import Tracer, stage_flat
-from dsl.errors import TransformError
+from dsl.errors import ArgumentTypeError, TransformError
 from dsl.ir import Program
 from dsl.pytree import PyTreeDef, keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
 from dsl.types import TensorType
@@ -29,7 +29,7 @@ def _leaf_value(path: Any, x: Any, what: str) -> Any:
     try:
         return asarray(x)
     except TypeError:
-        raise TypeError(f"{what}: argument{keystr(path)} is a {type(x).__name__}, not an array "
+        raise ArgumentTypeError(f"{what}: argument{keystr(path)} is a {type(x).__name__}, not an array "
                         "(or a pytree of arrays)") from None
 
 
@@ -60,7 +60,7 @@ def stage_with_tree(fn: Callable[..., Any], args: tuple[Any, ...], *, what: str 
         for path, leaf in pairs:
             if not (type(leaf) in (Tracer, Array) or isinstance(
                     leaf, (np.ndarray, np.generic, bool, int, float, complex))):
-                raise TypeError(f"{what}: the function returned a {type(leaf).__name__} at "
+                raise ArgumentTypeError(f"{what}: the function returned a {type(leaf).__name__} at "
                                 f"output{keystr(path)}, which is not an array")
         return [leaf for _, leaf in pairs]
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from dsl import core
 from dsl.ir import Lit, Op, Program, Var
+from dsl.errors import ArgumentTypeError
 
 Rule = Callable[..., Sequence[np.ndarray]]
 RULES: dict[type[Op], Rule] = {}
@@ -55,7 +56,7 @@ except ImportError:  # another NumPy layout: the public (slower) way
 def eval_program(program: Program, args: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Run `program` on NumPy arguments; returns NumPy outputs. Iterative, any size."""
     if len(args) != len(program.inputs):
-        raise TypeError(f"program of type {program.type} applied to {len(args)} arguments")
+        raise ArgumentTypeError(f"program of type {program.type} applied to {len(args)} arguments")
     env: dict[Var, np.ndarray] = dict(zip(program.inputs, args))
     rules = RULES
     token = _quiet_enter()
