@@ -490,7 +490,45 @@ def _advanced_get(name: str, x: Any, entries: list[_Entry], mode: str,
 
 def _getitem(x: Any, idx: Any) -> Any:
     """`x[idx]` with NumPy's indexing rules (see the module docstring)."""
+    if type(x) is Array:
+        fast = _eager_basic(x, idx)
+        if fast is not None:
+            return fast
     return _get("indexing", _operand("indexing", x), idx)
+
+
+def _eager_basic(x: Array, idx: Any) -> Array | None:
+    """Basic indexing (ints in range, int slices, None, one Ellipsis) of a concrete array, done
+    by NumPy directly: the eager fast path. None when the index needs the general path."""
+    items = idx if type(idx) is tuple else (idx,)
+    shape = x.shape
+    used = 0
+    for it in items:
+        t = type(it)
+        if t is int or t is slice:
+            used += 1
+        elif it is not None and it is not Ellipsis:
+            return None
+    if used > len(shape) or items.count(Ellipsis) > 1:
+        return None
+    dim = 0
+    for it in items:
+        t = type(it)
+        if it is Ellipsis:
+            dim += len(shape) - used
+        elif t is int:
+            if not -shape[dim] <= it < shape[dim]:
+                return None  # the general path raises the typed error
+            dim += 1
+        elif t is slice:
+            for v in (it.start, it.stop, it.step):
+                if v is not None and type(v) is not int:
+                    return None
+            if it.step == 0:
+                return None
+            dim += 1
+    v = x._value[idx]  # a view: both arrays are immutable
+    return Array(v if type(v) is np.ndarray else np.asarray(v), x._weak)
 
 
 # --- Writing -------------------------------------------------------------------------------
