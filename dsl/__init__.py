@@ -30,6 +30,7 @@ def _export_api() -> None:
 
 
 _export_api()
+array = _numpy_api.array  # the function d.array(...), not the module dsl.array
 errors.install_excepthook()
 
 bool = bool_  # noqa: A001  (d.bool, as in jax.numpy)

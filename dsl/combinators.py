@@ -382,14 +382,14 @@ def _branches(what: str, fns: Sequence[Callable[..., Any]], names: Sequence[str]
     seen: set[Var] = set()
     for b in staged:
         for t in b.consts:
-            if t.var not in seen:
-                seen.add(t.var)
+            if t._var not in seen:
+                seen.add(t._var)
                 consts.append(t)
     programs = []
     for b in staged:
         k = len(b.consts)
-        own = dict(zip((t.var for t in b.consts), b.program.inputs[:k]))
-        ins = tuple(own[t.var] if t.var in own else Var(t.type) for t in consts)
+        own = dict(zip((t._var for t in b.consts), b.program.inputs[:k]))
+        ins = tuple(own[t._var] if t._var in own else Var(t.type) for t in consts)
         programs.append(Program(ins + b.program.inputs[k:], b.program.eqns, b.program.outputs))
     return programs, consts, first.tree
 

@@ -76,7 +76,7 @@ class Builder:
         """The var or literal standing for argument `x` inside this builder."""
         if type(x) is Tracer:
             if x.builder is self:
-                return x.var
+                return x._var
             return self.capture(x)
         if type(x) is Array:
             lit = x._lit
@@ -89,10 +89,10 @@ class Builder:
     def capture(self, t: Tracer) -> Var:
         if t.builder.done:
             raise_escaped(t)
-        entry = self.captured.get(t.var)
+        entry = self.captured.get(t._var)
         if entry is None:
-            entry = (t, Var(t.var.type))
-            self.captured[t.var] = entry
+            entry = (t, Var(t._var.type))
+            self.captured[t._var] = entry
         return entry[1]
 
 
@@ -117,32 +117,32 @@ def concrete(x: Any) -> tuple[np.ndarray, bool]:
 class Tracer(ArrayOps):
     """A symbolic value: a `Var` of some builder, with its concrete value when it is known."""
 
-    __slots__ = ("var", "builder", "known")
+    __slots__ = ("_var", "builder", "known")
     __array_ufunc__ = None  # NumPy defers to our operators instead of converting
 
     def __init__(self, var: Var, builder: Builder, known: np.ndarray | None = None):
-        self.var = var
+        self._var = var  # not `var`: that is the NumPy method x.var()
         self.builder = builder
         self.known = known
 
     @property
     def type(self) -> TensorType:
-        return self.var.type
+        return self._var.type
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.var.type.shape
+        return self._var.type.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.var.type.dtype
+        return self._var.type.dtype
 
     @property
     def weak(self) -> bool:
-        return self.var.type.weak
+        return self._var.type.weak
 
     def __repr__(self) -> str:
-        return f"Tracer<{self.var.type}>"
+        return f"Tracer<{self._var.type}>"
 
     def _concrete(self, what: str) -> np.ndarray:
         if self.known is not None:

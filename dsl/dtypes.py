@@ -164,9 +164,12 @@ def promote(a: np.dtype, a_weak: bool, b: np.dtype, b_weak: bool) -> tuple[np.dt
         (w, s) = (a, b) if a_weak else (b, a)
         if kind_rank(w) <= kind_rank(s):
             return s, False
-        if is_complex(w):
+        # a weak scalar of a higher kind: JAX's lattice puts the weak kind above every
+        # integer, so `i32 * 1.5` is a weak f32; a weak complex with a strong float is complex
+        # of that float's width (strong)
+        if is_complex(w) and is_floating(s):
             return complex_dtype(s), False
-        return _DEFAULT_BY_RANK[kind_rank(w)], False
+        return _DEFAULT_BY_RANK[kind_rank(w)], True
     return _promote_strong(a, b), False
 
 

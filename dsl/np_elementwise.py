@@ -32,7 +32,7 @@ def asarray(x: Any, dtype: Any = None, copy: Any = None) -> Any:
     dt = None if dtype is None else dtypes.canonicalize(dtype)
     if type(x) is Tracer or type(x) is Array:
         return x if dt is None else lax.convert(x, dt)
-    if isinstance(x, _PY_SCALARS) or isinstance(x, np.generic) and x.dtype == object:
+    if isinstance(x, _PY_SCALARS) and not isinstance(x, np.generic):
         sdt = dtypes.scalar_dtype(x)
         return Array(np.asarray(x, dtype=dt or sdt), weak=dt is None)
     if isinstance(x, (np.ndarray, np.generic)):
@@ -99,14 +99,16 @@ def dtypes_of(x: Any) -> tuple[np.dtype, bool]:
     """(dtype, weak) of an operand: arrays, tracers, NumPy values, Python scalars."""
     t = type(x)
     if t is Tracer:
-        ty = x.var.type
+        ty = x._var.type
         return ty.dtype, ty.weak
     if t is Array:
         return x._value.dtype, x._weak
+    if isinstance(x, (np.ndarray, np.generic)):  # before Python scalars: np.float64 is a float
+        if x.dtype not in dtypes.SHORT_NAMES:
+            raise DTypeError(f"NumPy dtype {x.dtype} is not supported")
+        return x.dtype, False
     if isinstance(x, _PY_SCALARS):
         return dtypes.scalar_dtype(x), True
-    if isinstance(x, (np.ndarray, np.generic)):
-        return x.dtype, False
     return asarray(x).dtype, False
 
 
@@ -184,7 +186,7 @@ def promote_args(name: str, *args: Any, dtype: np.dtype | None = None,
     dt, weak = (dtype, False) if dtype is not None else dtypes.result_type(*dws)
     out = []
     for a, (adt, aweak) in zip(args, dws):
-        if isinstance(a, _PY_SCALARS):
+        if isinstance(a, _PY_SCALARS) and not isinstance(a, np.generic):
             out.append(_cast_scalar(a, dt, weak))
         elif adt != dt:
             out.append(bind(P.Convert(dtype=dt, weak=weak), asarray(a)))

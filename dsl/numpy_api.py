@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from dsl import array as _array
+from dsl.array import ArrayOps as _ArrayOps  # noqa: F401  (loads the module)
 from dsl.np_elementwise import *  # noqa: F401,F403
 from dsl.np_elementwise import asarray, broadcast_shapes, promote_args  # noqa: F401
 
@@ -24,4 +24,4 @@ for _name in _MODULES:
     for _k in getattr(_mod, "__all__", ()):
         globals()[_k] = getattr(_mod, _k)
 
-_array._api = sys.modules[__name__]
+sys.modules["dsl.array"]._api = sys.modules[__name__]  # (d.array is the function)
