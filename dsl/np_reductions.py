@@ -18,6 +18,7 @@ exponentiating, so they neither overflow nor lose precision for large inputs.
 
 from __future__ import annotations
 
+import builtins
 import operator
 from typing import Any, SupportsIndex
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from dsl import dtypes, lax
 from dsl import ops as P
+from dsl.array import Array
 from dsl.core import Tracer, bind
 from dsl.errors import ArgumentTypeError, ArgumentValueError, DTypeError, ShapeError
 from dsl.np_elementwise import (abs, asarray, conj, exp, isfinite, isnan, log, logical_not,
@@ -100,9 +102,35 @@ def _reduce(name: str, op_cls: type[P.Op], x: Any, axes: tuple[int, ...]) -> Any
     return bind(op_cls(axes=axes), x) if axes else x
 
 
+_FAST_SUM_KINDS = frozenset("fc")
+
+
+def _eager_float_sum(a: Array, axis: Any, keepdims: bool) -> Array | None:
+    """The eager fast path of `sum` on f32/f64/complex arrays: NumPy's own sum, which is what
+    the `reduce_sum` rule computes. None when the general path is needed (other dtypes, or an
+    axis NumPy rejects, so that the typed error comes from the general path)."""
+    v = a._value
+    if v.dtype.kind not in _FAST_SUM_KINDS or v.dtype.itemsize < 4:
+        return None
+    if axis is not None and type(axis) is not int and not (
+            type(axis) is tuple and builtins.all(type(i) is int for i in axis)):
+        return None
+    if type(axis) is int and not -v.ndim <= axis < v.ndim:
+        return None
+    if type(axis) is tuple and (len(set(i % builtins.max(v.ndim, 1) for i in axis)) != len(axis)
+                                or builtins.any(not -v.ndim <= i < v.ndim for i in axis)):
+        return None
+    out = np.sum(v, axis=axis, keepdims=keepdims)
+    return Array(out if type(out) is np.ndarray else np.asarray(out))
+
+
 def sum(a: Any, axis: AxisLike = None, dtype: Any = None, keepdims: bool = False,
         initial: Any = None, where: Any = None) -> Any:
     """Sum over `axis`. Bools and 8/16-bit integers accumulate in (u)i32."""
+    if type(a) is Array and not a._weak and dtype is None and initial is None and where is None:
+        fast = _eager_float_sum(a, axis, keepdims)
+        if fast is not None:
+            return fast
     x = array_arg("sum", a)
     axes = normalize_axes("sum", axis, x)
     dt = _accumulation_dtype("sum", x, dtype)
