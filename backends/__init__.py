@@ -1,5 +1,117 @@
-"""Where programs run. The PJRT clients (cpu from jaxlib; cuda, rocm and tpu from plugins), device
-storage behind `dsl.Array`, and compiled executables arrive with the Lowering issue; until then
-programs run on the host through the evaluate interpreter."""
+"""Where programs run: PJRT clients by platform, devices, and device storage behind `d.Array`.
 
-__all__: list[str] = []
+`cpu` comes with jaxlib (N devices from `XLA_FLAGS=--xla_force_host_platform_device_count=N`, the
+habit JAX users have, or from `configure(cpu_devices=N)` before first use); `cuda`, `rocm` and
+`tpu` come from installed PJRT plugins (`backends.plugins`), loaded without importing `jax`.
+The default backend is the first available of tpu, cuda, rocm, cpu, unless `configure(platform=)`
+or the environment variable `COMBINAX_PLATFORM` names one.
+
+Every call into jaxlib's runtime lives in `backends.xla`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from backends import plugins, xla
+from dsl.array import DEVICE_HOOK, Array
+from dsl.errors import ArgumentTypeError, ArgumentValueError
+
+_CONFIG: dict[str, Any] = {"cpu_devices": None, "platform": None}
+_CLIENTS: dict[str, Any] = {}
+
+
+class BackendUnavailable(ArgumentValueError):
+    """The requested platform has no usable PJRT client on this machine."""
+
+
+def configure(*, cpu_devices: int | None = None, platform: str | None = None) -> None:
+    """Choose the number of CPU devices and the default platform; call before first use."""
+    if cpu_devices is not None:
+        if isinstance(cpu_devices, bool) or not isinstance(cpu_devices, int) or cpu_devices < 1:
+            raise ArgumentValueError(f"configure: cpu_devices must be a positive int, got "
+                                     f"{cpu_devices!r}")
+        if "cpu" in _CLIENTS and len(_CLIENTS["cpu"].devices()) != cpu_devices:
+            raise ArgumentValueError(
+                f"configure: the cpu client already exists with {len(_CLIENTS['cpu'].devices())} "
+                f"devices; call configure(cpu_devices={cpu_devices}) before the first use")
+        _CONFIG["cpu_devices"] = cpu_devices
+    if platform is not None:
+        if platform not in plugins.PLATFORMS:
+            raise ArgumentValueError(f"configure: unknown platform {platform!r}; choose one of "
+                                     f"{', '.join(plugins.PLATFORMS)}")
+        _CONFIG["platform"] = platform
+
+
+def client(platform: str | None = None) -> Any:
+    """The PJRT client of `platform` (default: `default_backend()`), made on first use."""
+    platform = platform or default_backend()
+    c = _CLIENTS.get(platform)
+    if c is None:
+        if platform == "cpu":
+            c = xla.cpu_client(_CONFIG["cpu_devices"] or xla.cpu_device_count())
+        else:
+            c = plugins.make_client(platform)
+            if c is None:
+                raise BackendUnavailable(plugins.missing_message(platform))
+        _CLIENTS[platform] = c
+        DEVICE_HOOK[0] = xla
+    return c
+
+
+def default_backend() -> str:
+    """The platform programs run on by default: `cpu`, `cuda`, `rocm` or `tpu`."""
+    chosen = _CONFIG["platform"] or os.environ.get("COMBINAX_PLATFORM")
+    if chosen:
+        return str(chosen)
+    for platform in ("tpu", "cuda", "rocm"):
+        if plugins.find(platform) is not None:
+            return platform
+    return "cpu"
+
+
+def devices(platform: str | None = None) -> list[Any]:
+    """The devices of `platform` (default: `default_backend()`)."""
+    return list(client(platform).devices())
+
+
+def device_put(x: Any, device: Any = None) -> Array:
+    """`x` (an array, NumPy array or Python scalar) as a device-backed `Array` on `device`."""
+    from dsl.numpy_api import asarray
+
+    if device is None:
+        device = devices()[0]
+    elif not hasattr(device, "client"):
+        raise ArgumentTypeError(f"device_put: {device!r} is not a device (see backends.devices())")
+    a = x if type(x) is Array else asarray(x)
+    if type(a) is not Array:
+        raise ArgumentTypeError(f"device_put: needs a concrete value, got a symbolic {a.type}")
+    if a._buffer is not None and buffer_device(a._buffer) == device:
+        return a
+    t = a.type
+    return Array._on_device(xla.put(np.ascontiguousarray(a._value), t, device), a.weak)
+
+
+def from_dlpack(x: Any, device: Any = None) -> Array:
+    """An `Array` sharing (or copying) the memory of any DLPack producer (`__dlpack__`)."""
+    if not hasattr(x, "__dlpack__"):
+        raise ArgumentTypeError(f"from_dlpack: a {type(x).__name__} does not implement __dlpack__")
+    if type(x) is Array:
+        return x
+    host = np.from_dlpack(x) if device is None or device.platform == "cpu" else None
+    if host is not None:
+        return device_put(np.array(host), device) if device is not None else Array(
+            np.array(host), False)
+    return Array._on_device(xla.from_dlpack(x, device))
+
+
+def buffer_device(buffer: Any) -> Any:
+    """The device holding a single-device buffer."""
+    return buffer._sharding._device_assignment[0]
+
+
+__all__ = ["BackendUnavailable", "client", "configure", "default_backend", "device_put",
+           "devices", "from_dlpack"]

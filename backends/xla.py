@@ -31,6 +31,13 @@ class Aval:
         self.ndim = len(t.shape)
 
 
+@functools.lru_cache(maxsize=None)
+def aval_of(t: TensorType) -> Aval:
+    """One shared aval per (shape, dtype): buffers of one type carry the same aval object, so
+    `jit` can key its cache on the aval's identity."""
+    return Aval(t)
+
+
 def _xc() -> Any:
     from jaxlib import xla_client
 
@@ -73,8 +80,9 @@ def single_device_sharding(device: Any) -> Any:
     return OneDevice(device)
 
 
-def compile_text(text: str, devices: Sequence[Any], client: Any | None = None) -> Any:
-    """Compile a StableHLO module (MLIR text) for `devices`; returns the loaded executable."""
+def compile_text(text: str | bytes, devices: Sequence[Any], client: Any | None = None) -> Any:
+    """Compile a StableHLO module (MLIR text or bytecode) for `devices`; returns the loaded
+    executable."""
     xc = _xc()
     client = client if client is not None else devices[0].client
     return client.compile_and_load(text, xc.DeviceList(tuple(devices)), xc.CompileOptions())
@@ -82,14 +90,18 @@ def compile_text(text: str, devices: Sequence[Any], client: Any | None = None) -
 
 def put(value: np.ndarray, t: TensorType, device: Any) -> Any:
     """Copy a host array (of exactly type `t`) to `device`."""
-    return _xc().batched_device_put(Aval(t), single_device_sharding(device), [value], [device],
-                                    enable_x64=True)
+    return _xc().batched_device_put(aval_of(_plain(t)), single_device_sharding(device), [value],
+                                    [device], enable_x64=True)
 
 
 @functools.lru_cache(maxsize=4096)
 def result_handler(t: TensorType, device: Any) -> Any:
-    return _xc().array_result_handler(Aval(t), single_device_sharding(device), True,
+    return _xc().array_result_handler(aval_of(_plain(t)), single_device_sharding(device), True,
                                       _skip_checks=True)
+
+
+def _plain(t: TensorType) -> TensorType:
+    return t if not t.weak and t.sharding is None else TensorType(t.shape, t.dtype)
 
 
 def execute(executable: Any, buffers: Sequence[Any], out_types: Sequence[TensorType],
@@ -101,4 +113,25 @@ def execute(executable: Any, buffers: Sequence[Any], out_types: Sequence[TensorT
 
 def to_host(buffer: Any) -> np.ndarray:
     """A host NumPy array of a device buffer (zero-copy and read-only on CPU)."""
-    return np.asarray(buffer)
+    return buffer._single_device_array_to_np_array_did_copy()[0]
+
+
+def to_dlpack(buffer: Any, stream: Any = None) -> Any:
+    """A DLPack capsule sharing a device buffer's memory."""
+    import jaxlib._jax as runtime
+
+    return runtime.buffer_to_dlpack_managed_tensor(buffer, stream=stream)
+
+
+def dlpack_device(buffer: Any) -> tuple[int, int]:
+    """(DLPack device type, device index) of a buffer: 1 is CPU, 2 CUDA, 10 ROCm."""
+    device = buffer._sharding._device_assignment[0]
+    kind = {"cpu": 1, "cuda": 2, "rocm": 10}.get(device.platform, 1)
+    return (kind, device.local_hardware_id if kind != 1 else 0)
+
+
+def from_dlpack(x: Any, device: Any) -> Any:
+    """A device buffer built from a DLPack producer living on `device`."""
+    import jaxlib._jax as runtime
+
+    return runtime.dlpack_managed_tensor_to_buffer(x.__dlpack__(), device, None)

@@ -106,9 +106,204 @@ def bench_staging(quick: bool) -> None:
           f"({'linear' if growth < 1.5 else 'SUPERLINEAR'})")
 
 
+def bench_jit(quick: bool) -> None:
+    """jit: dispatch of `x + 1` on f32[3], the README's slow_f on 5000x5000 (with and without
+    donation), an MLP forward (784-512-512-10, batch 128): first call and steady step."""
+    import jax
+    import jax.numpy as jnp
+
+    import backends
+    import dsl as d
+    from interpreters import jit
+
+    print("jit (ours / jax, same process, interleaved)")
+    x = backends.device_put(d.ones(3))
+    xj = jnp.ones(3)
+    f, fj = jit(lambda v: v + 1), jax.jit(lambda v: v + 1)
+    f(x), fj(xj)
+    t_ours, t_jax = interleaved(lambda: f(x), lambda: fj(xj), 300 if quick else 3000)
+    report("dispatch x + 1, f32[3]", t_ours, t_jax, "jax  ")
+
+    def slow_f(v: Any) -> Any:
+        return v * v + v * 2.0
+
+    big = backends.device_put(d.ones((5000, 5000)))
+    bigj = jnp.ones((5000, 5000))
+    g, gj = jit(slow_f), jax.jit(slow_f)
+    t_ours, t_jax = interleaved(lambda: g(big).block_until_ready(),
+                                lambda: gj(bigj).block_until_ready(), 1, 3 if quick else 7)
+    report("slow_f 5000x5000", t_ours, t_jax, "jax  ")
+
+    gd, gjd = jit(slow_f, donate_argnums=0), jax.jit(slow_f, donate_argnums=0)
+    state = {"o": backends.device_put(d.ones((5000, 5000))), "j": jnp.ones((5000, 5000))}
+
+    def ours_donated() -> None:
+        state["o"] = gd(state["o"]).block_until_ready()
+
+    def jax_donated() -> None:
+        state["j"] = gjd(state["j"]).block_until_ready()
+
+    t_ours, t_jax = interleaved(ours_donated, jax_donated, 1, 3 if quick else 7)
+    report("slow_f 5000x5000, donated", t_ours, t_jax, "jax  ")
+
+    sizes = [784, 512, 512, 10]
+    rng = np.random.default_rng(0)
+    params = [(rng.normal(size=(m, n)).astype(np.float32) / np.sqrt(m),
+               np.zeros(n, np.float32)) for m, n in zip(sizes[:-1], sizes[1:])]
+    batch = rng.normal(size=(128, 784)).astype(np.float32)
+
+    def mlp(lib: Any) -> Callable[..., Any]:
+        def predict(ps: Any, inputs: Any) -> Any:
+            for w, b in ps[:-1]:
+                inputs = lib.tanh(lib.dot(inputs, w) + b)
+            w, b = ps[-1]
+            return lib.dot(inputs, w) + b
+
+        return predict
+
+    ps_ours = [(backends.device_put(w), backends.device_put(b)) for w, b in params]
+    ps_jax = [(jnp.asarray(w), jnp.asarray(b)) for w, b in params]
+    xb, xbj = backends.device_put(batch), jnp.asarray(batch)
+    t0 = time.perf_counter()
+    h = jit(mlp(d))
+    h(ps_ours, xb).block_until_ready()
+    first_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    hj = jax.jit(mlp(jnp))
+    hj(ps_jax, xbj).block_until_ready()
+    first_jax = time.perf_counter() - t0
+    report("MLP forward, first call (stage+lower+compile)", first_ours, first_jax, "jax  ")
+    t0 = time.perf_counter()
+    jit(mlp(d)).lower(ps_ours, xb)
+    lower_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    jax.jit(mlp(jnp)).lower(ps_jax, xbj)
+    lower_jax = time.perf_counter() - t0
+    report("MLP forward, staging + lowering only", lower_ours, lower_jax, "jax  ")
+    t_ours, t_jax = interleaved(lambda: h(ps_ours, xb).block_until_ready(),
+                                lambda: hj(ps_jax, xbj).block_until_ready(),
+                                10 if quick else 50)
+    report("MLP forward, steady step", t_ours, t_jax, "jax  ")
+
+
+def bench_grad(quick: bool) -> None:
+    """Reverse mode: the README's MLP jit(grad(loss)) first call and steady step; gradient /
+    primal time for the MLP and for a scan RNN (1000 steps, hidden 256); peak memory of a long
+    scan's gradient with and without checkpointing (compiled memory statistics)."""
+    import jax
+    import jax.numpy as jnp
+
+    import backends
+    import dsl as d
+    from interpreters import checkpoint, grad, jit
+
+    print("gradients (ours / jax, same process, interleaved)")
+    rng = np.random.default_rng(0)
+    sizes = [784, 512, 512, 10]
+    params = [(rng.normal(size=(m, n)).astype(np.float32) / np.sqrt(m),
+               np.zeros(n, np.float32)) for m, n in zip(sizes[:-1], sizes[1:])]
+    xb = rng.normal(size=(128, 784)).astype(np.float32)
+    yb = rng.normal(size=(128, 10)).astype(np.float32)
+
+    def make_loss(lib: Any) -> Callable[..., Any]:
+        def loss(ps: Any, inputs: Any, targets: Any) -> Any:
+            for w, b in ps:
+                outputs = lib.dot(inputs, w) + b
+                inputs = lib.tanh(outputs)
+            return lib.sum((outputs - targets) ** 2)
+
+        return loss
+
+    ps_o = [(backends.device_put(w), backends.device_put(b)) for w, b in params]
+    ps_j = [(jnp.asarray(w), jnp.asarray(b)) for w, b in params]
+    xo, yo = backends.device_put(xb), backends.device_put(yb)
+    xj, yj = jnp.asarray(xb), jnp.asarray(yb)
+    t0 = time.perf_counter()
+    go = jit(grad(make_loss(d)))
+    jax_block = lambda tree: jax.tree_util.tree_map(lambda a: a.block_until_ready(), tree)  # noqa
+    ours_block = lambda tree: [a.block_until_ready() for p in tree for a in p]  # noqa: E731
+    ours_block(go(ps_o, xo, yo))
+    first_o = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    gj = jax.jit(jax.grad(make_loss(jnp)))
+    jax_block(gj(ps_j, xj, yj))
+    first_j = time.perf_counter() - t0
+    report("MLP jit(grad(loss)), first call", first_o, first_j, "jax  ")
+    n = 5 if quick else 30
+    t_o, t_j = interleaved(lambda: ours_block(go(ps_o, xo, yo)),
+                           lambda: jax_block(gj(ps_j, xj, yj)), n)
+    report("MLP jit(grad(loss)), steady step", t_o, t_j, "jax  ")
+    fo, fj = jit(make_loss(d)), jax.jit(make_loss(jnp))
+    p_o, p_j = interleaved(lambda: fo(ps_o, xo, yo).block_until_ready(),
+                           lambda: fj(ps_j, xj, yj).block_until_ready(), n)
+    print(f"  MLP gradient/primal: ours {t_o / p_o:.2f}   jax {t_j / p_j:.2f}")
+
+    steps, hidden = (200 if quick else 1000), 256
+    wh = (rng.normal(size=(hidden, hidden)) / np.sqrt(hidden)).astype(np.float32)
+    seq = rng.normal(size=(steps, hidden)).astype(np.float32)
+
+    def make_rnn(lib: Any, scan: Any, remat: Any = None) -> Callable[..., Any]:
+        def rnn(w: Any, xs: Any) -> Any:
+            def cell(h: Any, x: Any) -> Any:
+                return lib.tanh(lib.dot(h, w) + x)
+
+            cell2 = remat(cell) if remat is not None else cell
+
+            def body(h: Any, x: Any) -> Any:
+                h = cell2(h, x)
+                return h, lib.sum(h)
+
+            _, ys = scan(body, lib.zeros(hidden), xs)
+            return lib.sum(ys)
+
+        return rnn
+
+    wo, so = backends.device_put(wh), backends.device_put(seq)
+    wj, sj = jnp.asarray(wh), jnp.asarray(seq)
+    r_o, r_j = jit(make_rnn(d, d.scan)), jax.jit(make_rnn(jnp, jax.lax.scan))
+    rg_o, rg_j = jit(grad(make_rnn(d, d.scan))), jax.jit(jax.grad(make_rnn(jnp, jax.lax.scan)))
+    m = 2 if quick else 5
+    pr_o, pr_j = interleaved(lambda: r_o(wo, so).block_until_ready(),
+                             lambda: r_j(wj, sj).block_until_ready(), m)
+    gr_o, gr_j = interleaved(lambda: rg_o(wo, so).block_until_ready(),
+                             lambda: rg_j(wj, sj).block_until_ready(), m)
+    report(f"scan RNN ({steps} steps) grad step", gr_o, gr_j, "jax  ")
+    print(f"  scan RNN gradient/primal: ours {gr_o / pr_o:.2f}   jax {gr_j / pr_j:.2f}")
+
+    def temp_bytes(fn: Any) -> int:
+        stats = fn.lower(wo, so).compile().memory_analysis()
+        return int(stats.temp_size_in_bytes)
+
+    plain = temp_bytes(jit(grad(make_rnn(d, d.scan))))
+    remat = temp_bytes(jit(grad(make_rnn(d, d.scan, checkpoint))))
+    print(f"  scan RNN gradient temp memory: plain {plain / 1e6:.1f} MB, checkpointed "
+          f"{remat / 1e6:.1f} MB")
+
+
+def bench_import(quick: bool) -> None:
+    """Import time of `dsl` + `interpreters` against `import jax`, each in a fresh process."""
+    import subprocess
+
+    def fresh(code: str) -> float:
+        times = []
+        for _ in range(2 if quick else 5):
+            out = subprocess.run([sys.executable, "-c", "import time; t = time.perf_counter(); "
+                                  f"{code}; print(time.perf_counter() - t)"],
+                                 capture_output=True, text=True, check=True)
+            times.append(float(out.stdout.strip().splitlines()[-1]))
+        return min(times)
+
+    print("import time (fresh processes)")
+    report("import dsl, interpreters", fresh("import dsl, interpreters"), fresh("import jax"),
+           "jax  ")
+
+
 BENCHMARKS: dict[str, Callable[[bool], None]] = {
     "eager": bench_eager,
     "staging": bench_staging,
+    "jit": bench_jit,
+    "grad": bench_grad,
+    "import": bench_import,
 }
 
 

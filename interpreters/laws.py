@@ -140,3 +140,134 @@ def eager_law(program: Program, args: list[np.ndarray]) -> None:
     got = inline(program, [Array(np.asarray(a), t.weak) for a, t in zip(args, program.in_types)])
     for i, (g, w) in enumerate(zip(got, want)):
         assert_close(g, w, f"output {i} (eager vs evaluate)")
+
+
+def lowering_law(program: Program, args: list[np.ndarray]) -> None:
+    """Compiling with XLA (`interpreters.lower`) gives the reference interpreter's values."""
+    from interpreters.evaluate import eval_program
+    from interpreters.lower import run_on_cpu
+
+    want = eval_program(program, args)
+    got = run_on_cpu(program, args)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert_close(np.asarray(g), np.asarray(w), f"output {i} (XLA vs evaluate)")
+
+
+def check_jit_matches_evaluate(fn: Callable[..., Any], *args: Any) -> None:
+    """`jit(fn)(*args)` equals `evaluate(fn)(*args)` within the dtype's tolerance."""
+    from interpreters.evaluate import evaluate
+    from interpreters.jit import jit
+
+    got = tree_leaves(jit(fn)(*args))
+    want = tree_leaves(evaluate(fn)(*args))
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert_close(np.asarray(g), np.asarray(w), f"output {i} (jit vs evaluate)")
+
+
+# --- derivatives -------------------------------------------------------------------------------
+
+GRAD_RTOL = {dtypes.float64: 1e-6, dtypes.complex128: 1e-6, dtypes.float32: 2e-3,
+             dtypes.complex64: 2e-3, dtypes.float16: 5e-2, dtypes.bfloat16: 5e-2}
+
+
+def _inner(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
+    return float(sum(np.vdot(np.asarray(x, np.complex128).ravel(),
+                             np.asarray(y, np.complex128).ravel()).real for x, y in zip(a, b)))
+
+
+def _leaves_f64(x: Any) -> list[np.ndarray]:
+    out = []
+    for v in tree_leaves(x):
+        v = np.asarray(v)
+        out.append(v.astype(np.complex128 if dtypes.is_complex(v.dtype) else np.float64))
+    return out
+
+
+def _direction(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+    v = rng.normal(size=x.shape)
+    if dtypes.is_complex(x.dtype):
+        v = v + 1j * rng.normal(size=x.shape)
+    return np.asarray(v).astype(x.dtype)
+
+
+def check_grads(fn: Callable[..., Any], args: Sequence[Any], order: int = 1,
+                modes: Sequence[str] = ("fwd", "rev"), *, eps: float = 1e-6,
+                rtol: float | None = None, seed: int = 0) -> int:
+    """Derivatives of `fn` at `args` (a tuple of float arrays) up to `order`, checked against
+    central finite differences computed in float64 in random directions (`fwd`: jvp; `rev`:
+    vjp through the dot-product test against jvp and the differences). Returns the number of
+    comparisons made."""
+    from interpreters.differentiate.api import jvp, vjp
+
+    rng = np.random.default_rng(seed)
+    xs = [np.asarray(a) for a in args]
+    dt = xs[0].dtype if xs else np.dtype(np.float32)
+    tol = rtol if rtol is not None else GRAD_RTOL.get(np.dtype(dt), 2e-3)
+    vs = [_direction(rng, x) for x in xs]
+    wide = [x.astype(np.complex128 if dtypes.is_complex(x.dtype) else np.float64) for x in xs]
+    plus = _leaves_f64(fn(*[w + eps * v for w, v in zip(wide, vs)]))
+    minus = _leaves_f64(fn(*[w - eps * v for w, v in zip(wide, vs)]))
+    fd = [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
+    out, tangent = jvp(fn, tuple(xs), tuple(vs))
+    t_leaves = _leaves_f64(tangent)
+    count = 0
+    if "fwd" in modes:
+        for i, (t, f) in enumerate(zip(t_leaves, fd)):
+            scale = max(1.0, float(np.max(np.abs(f), initial=0.0)))
+            if not np.allclose(t, f, rtol=tol, atol=tol * scale):
+                raise LawViolation(f"jvp differs from central differences (output {i}):\n  jvp "
+                                   f"{t!r}\n  fd  {f!r}")
+            count += 1
+    if "rev" in modes:
+        _, back = vjp(fn, *xs)
+        cts_tree = [_direction(rng, np.asarray(o)) for o in tree_leaves(out)]
+        from dsl.pytree import tree_structure, tree_unflatten
+
+        ct = tree_unflatten(tree_structure(out), cts_tree)
+        grads = _leaves_f64(back(ct))
+        lhs = _inner(grads, [v.astype(np.complex128) for v in vs])
+        rhs = _inner([c.astype(np.complex128) for c in cts_tree], fd)
+        scale = max(1.0, abs(rhs))
+        if not abs(lhs - rhs) <= tol * scale * 10:
+            raise LawViolation(f"<vjp(ct), v> = {lhs} but <ct, finite differences> = {rhs}")
+        count += 1
+    if order > 1:
+        def deriv(*ys: Any) -> Any:
+            return jvp(fn, tuple(ys), tuple(vs))[1]
+
+        count += check_grads(deriv, xs, order - 1, modes, eps=eps, rtol=rtol, seed=seed + 1)
+    return count
+
+
+def check_dot_product(fn: Callable[..., Any], args: Sequence[Any], seed: int = 0) -> None:
+    """The transpose law `<vjp(ct), t> == <ct, jvp(t)>` in random directions."""
+    from interpreters.differentiate.api import jvp, vjp
+
+    rng = np.random.default_rng(seed)
+    xs = [np.asarray(a) for a in args]
+    ts = [_direction(rng, x) for x in xs]
+    out, tangent = jvp(fn, tuple(xs), tuple(ts))
+    from dsl.pytree import tree_structure, tree_unflatten
+
+    cts = [_direction(rng, np.asarray(o)) for o in tree_leaves(out)]
+    _, back = vjp(fn, *xs)
+    grads = back(tree_unflatten(tree_structure(out), cts))
+    lhs = _inner(_leaves_f64(grads), [t.astype(np.complex128) for t in ts])
+    rhs = _inner([c.astype(np.complex128) for c in cts], _leaves_f64(tangent))
+    tol = GRAD_RTOL.get(np.dtype(xs[0].dtype), 2e-3) if xs else 1e-6
+    if abs(lhs - rhs) > tol * max(1.0, abs(lhs), abs(rhs)):
+        raise LawViolation(f"dot-product test failed: <vjp(ct), t> = {lhs}, <ct, jvp(t)> = {rhs}")
+
+
+def check_jacobians(fn: Callable[..., Any], x: Any) -> None:
+    """`jacfwd(fn)(x) == jacrev(fn)(x)`, and for a scalar `fn` the Hessian is symmetric."""
+    from interpreters.differentiate.api import hessian, jacfwd, jacrev
+
+    a, b = np.asarray(jacfwd(fn)(x)), np.asarray(jacrev(fn)(x))
+    assert_close(a, b, "jacfwd vs jacrev")
+    out = np.asarray(fn(x))
+    if out.shape == ():
+        h = np.asarray(hessian(fn)(x))
+        n = int(np.prod(np.shape(x)))
+        m = h.reshape(n, n)
+        assert_close(m, m.T, "Hessian vs its transpose")

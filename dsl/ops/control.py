@@ -197,3 +197,102 @@ class WhileLoop(Op):
 
 
 CONTROL: list[type[Op]] = [Map, Scan, Reduce, AssociativeScan, Cond, WhileLoop]
+
+
+def _check_call(op: Op, body: Program, n_consts: int, in_types: tuple[TensorType, ...],
+                skip: int = 0) -> tuple[TensorType, ...]:
+    """`body` applied to its consts (at `skip`..) and the call's trailing arguments."""
+    args = in_types[len(in_types) - (len(body.in_types) - n_consts):] if len(
+        body.in_types) >= n_consts else ()
+    consts = in_types[skip: skip + n_consts]
+    _match(op, "body inputs", body.in_types, consts + args, in_types)
+    return body.out_types
+
+
+@primitive("custom_jvp_call", multiple_results=True, family="control")
+class CustomJvpCall(Op):
+    """`body` with a user-given forward-mode rule `jvp`.
+
+    Operands: body consts, jvp consts, arguments. `jvp` takes (jvp consts, primals, tangents)
+    and returns (outputs, output tangents).
+    """
+
+    body: Program
+    jvp: Program
+    body_consts: int = 0
+    jvp_consts: int = 0
+
+    def infer(self, *in_types: TensorType) -> tuple[TensorType, ...]:
+        n = len(in_types) - self.body_consts - self.jvp_consts
+        if n < 0:
+            self.fail("too few operands", in_types)
+        out = _check_call(self, self.body, self.body_consts, in_types)
+        args = in_types[len(in_types) - n:]
+        jc = in_types[self.body_consts: self.body_consts + self.jvp_consts]
+        _match(self, "jvp rule inputs", self.jvp.in_types, jc + args + args, in_types)
+        _match(self, "jvp rule outputs", out + out, self.jvp.out_types, in_types)
+        return out
+
+
+@primitive("custom_vjp_call", multiple_results=True, family="control")
+class CustomVjpCall(Op):
+    """`body` with a user-given reverse-mode rule: `fwd` gives (outputs, residuals) and `bwd`
+    maps (residuals, output cotangents) to argument cotangents.
+
+    Operands: body consts, fwd consts, bwd consts, arguments.
+    """
+
+    body: Program
+    fwd: Program
+    bwd: Program
+    body_consts: int = 0
+    fwd_consts: int = 0
+    bwd_consts: int = 0
+
+    def infer(self, *in_types: TensorType) -> tuple[TensorType, ...]:
+        nc = self.body_consts + self.fwd_consts + self.bwd_consts
+        if len(in_types) < nc:
+            self.fail("too few operands", in_types)
+        out = _check_call(self, self.body, self.body_consts, in_types)
+        args = in_types[nc:]
+        fc = in_types[self.body_consts: self.body_consts + self.fwd_consts]
+        _match(self, "fwd inputs", self.fwd.in_types, fc + args, in_types)
+        if len(self.fwd.out_types) < len(out):
+            self.fail("fwd must return the outputs and the residuals", in_types)
+        _match(self, "fwd outputs", out, self.fwd.out_types[: len(out)], in_types)
+        res = self.fwd.out_types[len(out):]
+        bc = in_types[self.body_consts + self.fwd_consts: nc]
+        _match(self, "bwd inputs", self.bwd.in_types, bc + res + out, in_types)
+        _match(self, "bwd outputs", tuple(a.strong() for a in args),
+               tuple(t.strong() for t in self.bwd.out_types), in_types)
+        return out
+
+
+CHECKPOINT_POLICIES = ("nothing_saveable", "dots_saveable", "everything_saveable")
+
+
+@primitive("checkpoint", multiple_results=True, family="control")
+class Checkpoint(Op):
+    """`body` whose intermediate values reverse mode recomputes instead of keeping, except those
+    the `policy` saves (`dots_saveable`: results of `dot_general`)."""
+
+    body: Program
+    policy: str = "nothing_saveable"
+
+    def infer(self, *in_types: TensorType) -> tuple[TensorType, ...]:
+        if self.policy not in CHECKPOINT_POLICIES:
+            self.fail(f"policy must be one of {CHECKPOINT_POLICIES}", in_types)
+        _match(self, "body inputs", self.body.in_types, tuple(in_types), in_types)
+        return self.body.out_types
+
+
+@primitive("optimization_barrier", multiple_results=True, family="control")
+class OptimizationBarrier(Op):
+    """The identity, which the compiler may not see through (so recomputation stays
+    recomputation)."""
+
+    def infer(self, *in_types: TensorType) -> tuple[TensorType, ...]:
+        return tuple(in_types)
+
+
+CONTROL += [CustomJvpCall, CustomVjpCall, Checkpoint, OptimizationBarrier]

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from dsl.ir import Program
-from dsl.ops.control import AssociativeScan, Cond, Map, Reduce, Scan, WhileLoop
+from dsl.ops.control import (AssociativeScan, Checkpoint, Cond, CustomJvpCall, CustomVjpCall, Map,
+                              OptimizationBarrier, Reduce, Scan, WhileLoop)
 from dsl.types import TensorType
 from interpreters.evaluate import RULES, eval_program
 
@@ -186,3 +188,23 @@ RULES[Reduce] = reduce_evaluate
 RULES[AssociativeScan] = associative_scan_evaluate
 RULES[Cond] = cond_evaluate
 RULES[WhileLoop] = while_loop_evaluate
+
+
+# --- calls with custom derivative rules, checkpoints, barriers: run the body -----------------
+
+def _call_body(n_consts_before: Callable[[Any], int], n_consts: Callable[[Any], int]
+               ) -> Callable[..., list[np.ndarray]]:
+    def rule(op: Any, *vals: np.ndarray) -> list[np.ndarray]:
+        body: Program = op.body
+        n_args = len(body.in_types) - n_consts(op)
+        consts = list(vals[n_consts_before(op): n_consts_before(op) + n_consts(op)])
+        args = list(vals[len(vals) - n_args:]) if n_args else []
+        return eval_program(body, consts + args)
+
+    return rule
+
+
+RULES[CustomJvpCall] = _call_body(lambda op: 0, lambda op: op.body_consts)
+RULES[CustomVjpCall] = _call_body(lambda op: 0, lambda op: op.body_consts)
+RULES[Checkpoint] = lambda op, *vals: eval_program(op.body, list(vals))
+RULES[OptimizationBarrier] = lambda op, *vals: list(vals)
