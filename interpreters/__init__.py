@@ -1,9 +1,17 @@
-"""The meanings of programs: evaluate (NumPy reference), and later differentiate, vectorize,
-shard, lower and jit. Each interpreter is one walker plus one table of rules keyed by op class.
-`laws` holds the checkers that tie the interpreters together."""
+"""The meanings of programs: evaluate (the NumPy reference), lower + jit (XLA through jaxlib's
+PJRT runtime), differentiate (jvp, vjp, grad and the rest), and later vectorize and shard. Each
+interpreter is one walker plus one table of rules keyed by op class. `laws` holds the checkers
+that tie them together."""
 
 from interpreters import evaluate  # a callable package: evaluate(f)(*args)
 from interpreters import laws
+from interpreters.differentiate.api import (float0, grad, hessian, jacfwd, jacrev, jvp,
+                                            linear_transpose, linearize, value_and_grad, vjp)
+from interpreters.differentiate.custom import checkpoint, custom_jvp, custom_vjp
+from interpreters.export import Exported, export, load
+from interpreters.jit import jit
 from interpreters.show import show
 
-__all__ = ["evaluate", "laws", "show"]
+__all__ = ["Exported", "checkpoint", "custom_jvp", "custom_vjp", "evaluate", "export", "float0",
+           "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "laws", "linear_transpose",
+           "linearize", "load", "show", "value_and_grad", "vjp"]

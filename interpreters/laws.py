@@ -93,11 +93,12 @@ def check_staged_matches_eager(fn: Callable[..., Any], *args: Any) -> None:
 
 def check_random_programs(law: Callable[[Program, list[np.ndarray]], None], *,
                           examples: int = 100, max_eqns: int = 8, max_depth: int = 2,
-                          seed: int = 0) -> int:
+                          seed: int = 0, input_dtypes: Sequence[Any] | None = None) -> int:
     """Run `law(program, args)` on `examples` random well-typed programs with random arguments.
 
     Deterministic for a given `seed`; returns the number of programs checked. Hypothesis
-    shrinks a failing program before the violation is raised.
+    shrinks a failing program before the violation is raised. `input_dtypes` restricts the
+    programs' input dtypes (for example to floats, for the derivative laws).
     """
     from hypothesis import HealthCheck, given, settings
     from hypothesis import seed as fixed_seed
@@ -109,7 +110,9 @@ def check_random_programs(law: Callable[[Program, list[np.ndarray]], None], *,
 
     @st.composite
     def cases(draw: Any) -> tuple[Program, list[np.ndarray]]:
-        program = draw(programs(max_eqns=max_eqns, max_depth=max_depth))
+        dts = None if input_dtypes is None else st.sampled_from(
+            [np.dtype(t) for t in input_dtypes])
+        program = draw(programs(max_eqns=max_eqns, max_depth=max_depth, dtype=dts))
         return program, [draw(arrays(t)) for t in program.in_types]
 
     @fixed_seed(seed)
