@@ -42,21 +42,21 @@ def _compile_cached(program: Program, device: Any, donate: tuple[int, ...]) -> A
     if exe is not None:
         _EXECUTABLES.move_to_end(key)
         return exe
-    exe = xla.compile_text(_module_text(program, donate), [device])
+    exe = xla.compile_text(_module_text(program, donate, device.platform), [device])
     _EXECUTABLES[key] = exe
     if len(_EXECUTABLES) > CACHE_SIZE:
         _EXECUTABLES.popitem(last=False)
     return exe
 
 
-def _module_text(program: Program, donate: tuple[int, ...]) -> str:
+def _module_text(program: Program, donate: tuple[int, ...], platform: str = "cpu") -> str:
     from interpreters.lower import lower_program
 
     arg_attrs = None
     if donate:
         arg_attrs = ["{jax.buffer_donor = true}" if i in donate else "" for i in
                      range(len(program.inputs))]
-    return lower_program(program, name="jit", arg_attrs=arg_attrs)
+    return lower_program(program, name="jit", arg_attrs=arg_attrs, platform=platform)
 
 
 class Compiled:
@@ -107,7 +107,7 @@ class Compiled:
                                               zip(outs, self._out_weak)])
 
     def as_text(self) -> str:
-        return _module_text(self.program, self.donate)
+        return _module_text(self.program, self.donate, self.device.platform)
 
     def cost_analysis(self) -> dict[str, float]:
         """XLA's estimate of the program's cost (`flops`, `bytes accessed`, ...)."""
@@ -183,7 +183,7 @@ class Lowered:
         self.donate = donate
 
     def as_text(self) -> str:
-        return _module_text(self.program, self.donate)
+        return _module_text(self.program, self.donate, self.device.platform)
 
     def compile(self) -> Compiled:
         return Compiled(self.program, self.in_tree, self.out_tree, self.device, self.donate)

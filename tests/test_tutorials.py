@@ -21,4 +21,7 @@ def test_quickstart_prints_the_readme_numbers(capsys: pytest.CaptureFixture[str]
     runpy.run_path(str(TUTORIALS[-1].parent / "quickstart.py"), run_name="__main__")
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "0.7615941"  # jax.numpy prints this for the README's tanh(1.0) in f32
+    assert "0.4199743" in lines  # the README's grad(tanh)(1.0)
+    third = float(lines[lines.index("0.4199743") + 1])  # the README's third derivative
+    assert abs(third - 0.62162673) <= 2e-7  # one float32 ulp from JAX's print (see tutorial)
     assert "(100, 100)" in lines

@@ -170,10 +170,18 @@ UNARY.append(Round)
 
 @primitive("integer_pow", family="unary")
 class IntegerPow(UnaryOp):
-    """`x ** y` for a static Python integer `y` (repeated multiplication)."""
+    """`x ** y` for a static Python integer `y` (repeated multiplication); negative `y` only for
+    inexact `x`, as in JAX (an integer reciprocal is not a power)."""
 
     y: int
     allowed = NUMERIC
+
+    def infer(self, *in_types: TensorType) -> tuple[TensorType, ...]:
+        out = super().infer(*in_types)
+        if self.y < 0 and not dtypes.is_inexact(in_types[0].dtype):
+            self.fail(f"negative exponent {self.y} needs a float or complex operand",
+                      in_types, dtype=True)
+        return out
 
 
 UNARY.append(IntegerPow)

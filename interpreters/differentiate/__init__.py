@@ -44,6 +44,11 @@ JvpRule = Callable[..., tuple[Sequence[Any], Sequence[Any]]]
 VjpRule = Callable[..., Sequence[Any]]
 JVP_RULES: dict[type[Op], JvpRule] = {}
 VJP_RULES: dict[type[Op], VjpRule] = {}
+# Rules computing, during the forward pass, what an op's vjp rule needs (its partials): they are
+# staged in program order, before any cotangent arithmetic, as JAX's linearize stages them, so
+# that derivatives of derivatives group their sums as JAX's do (and round alike). The vjp rule
+# then receives them as `residuals=`.
+RESIDUAL_RULES: dict[type[Op], Callable[..., Any]] = {}
 
 
 @attrs.frozen
@@ -126,16 +131,39 @@ def jvp_program(program: Program, primals: Sequence[Any], tangents: Sequence[Any
     return out_p, out_t
 
 
-def forward(program: Program, primals: Sequence[Any]) -> tuple[list[Any], dict[Var, Any]]:
-    """Run `program` keeping every intermediate value (the residuals of reverse mode)."""
-    env: dict[Var, Any] = dict(zip(program.inputs, primals))
+def forward(program: Program, primals: Sequence[Any]) -> tuple[list[Any], dict[Any, Any]]:
+    """Run `program` keeping every intermediate value (the residuals of reverse mode), and the
+    partials of the ops with a `RESIDUAL_RULES` entry (keyed by their equation)."""
+    env: dict[Any, Any] = dict(zip(program.inputs, primals))
     for eqn in program.eqns:
-        outs = bind(eqn.op, *[_read(env, a) for a in eqn.inputs], src=eqn.src)
-        env.update(zip(eqn.outputs, outs if eqn.op.multiple_results else (outs,)))
+        ins = [_read(env, a) for a in eqn.inputs]
+        outs = bind(eqn.op, *ins, src=eqn.src)
+        outs = outs if eqn.op.multiple_results else (outs,)
+        env.update(zip(eqn.outputs, outs))
+        residual = RESIDUAL_RULES.get(type(eqn.op))
+        if residual is not None:
+            wanted = [type(a) is Var and differentiable(a.type) for a in eqn.inputs]
+            if any(wanted):
+                env[eqn] = residual(eqn.op, ins, list(outs), wanted)
     return [_read(env, a) for a in program.outputs], env
 
 
-def backward(program: Program, env: dict[Var, Any], cts_out: Sequence[Any]) -> list[Any]:
+def _passes_through(eqn: Any) -> Var | None:
+    """The Var operand of `x + c`, `c + x` or `x - c` (c a literal, x of the result's type):
+    its cotangent is the result's, with no equation (as JAX transposes these)."""
+    name = eqn.op.name
+    if name not in ("add", "sub") or len(eqn.inputs) != 2:
+        return None
+    a, b = eqn.inputs
+    out = eqn.outputs[0].type
+    if type(a) is Var and type(b) is Lit and a.type.shape == out.shape:
+        return a
+    if name == "add" and type(b) is Var and type(a) is Lit and b.type.shape == out.shape:
+        return b
+    return None
+
+
+def backward(program: Program, env: dict[Any, Any], cts_out: Sequence[Any]) -> list[Any]:
     """Cotangents of `program`'s inputs from those of its outputs (values or `Zero`s)."""
     ct: dict[Var, Any] = {}
     for a, c in zip(program.outputs, cts_out):
@@ -147,12 +175,19 @@ def backward(program: Program, env: dict[Var, Any], cts_out: Sequence[Any]) -> l
             continue
         if not any(type(a) is Var and differentiable(a.type) for a in eqn.inputs):
             continue
+        through = _passes_through(eqn)
+        if through is not None and differentiable(through.type):
+            ct[through] = add_any(ct.get(through, Zero(through.type)), couts[0])
+            continue
         rule = VJP_RULES.get(type(eqn.op))
         if rule is None:
             raise TransformError(f"vjp: no reverse-mode rule for primitive {eqn.op.name}")
         ins = [_read(env, a) for a in eqn.inputs]
         outs = [env[v] for v in eqn.outputs]
-        cins = rule(eqn.op, ins, outs, couts)
+        if eqn in env:
+            cins = rule(eqn.op, ins, outs, couts, residuals=env[eqn])
+        else:
+            cins = rule(eqn.op, ins, outs, couts)
         for a, c in zip(eqn.inputs, cins):
             if type(a) is Var and differentiable(a.type) and not isinstance(c, Zero):
                 ct[a] = add_any(ct.get(a, Zero(a.type)), c)
@@ -197,5 +232,5 @@ def load_rules() -> None:
                 raise
 
 
-__all__ = ["JVP_RULES", "VJP_RULES", "Zero", "add_any", "backward", "differentiable", "forward",
+__all__ = ["JVP_RULES", "RESIDUAL_RULES", "VJP_RULES", "Zero", "add_any", "backward", "differentiable", "forward",
            "instantiate", "jvp_program", "load_rules", "stage_body", "vjp_program", "zeros"]

@@ -386,9 +386,18 @@ def _dot_operand_ct(z_bar: Any, other: Any, own: tuple[list[int], list[int], lis
     their_b, their_f, their_c = theirs
     if other.dtype != z_bar.dtype:  # a `preferred` accumulation dtype: work in it, convert back
         other = lax.convert(other, z_bar.dtype)
-    res = lax.dot_general(z_bar, other, (their_pos, their_f), (list(range(len(own_b))), their_b))
-    order = list(own_b) + list(own_f) + [own_c[k] for k in np.argsort(their_c)]
-    res = lax.transpose(res, [int(i) for i in np.argsort(order)])
+    z_batch = list(range(len(own_b)))
+    from_other = [own_c[k] for k in np.argsort(their_c)]
+    order = list(own_b) + list(own_f) + from_other
+    swapped = list(own_b) + from_other + list(own_f)
+    if order != sorted(order) and swapped == sorted(swapped):
+        # `other` first gives the operand's own dimension order: no transpose (the weight
+        # gradient x^T z_bar of a matmul, as XLA likes it)
+        res = lax.dot_general(other, z_bar, (their_f, their_pos), (their_b, z_batch))
+    else:
+        res = lax.dot_general(z_bar, other, (their_pos, their_f), (z_batch, their_b))
+        if order != sorted(order):
+            res = lax.transpose(res, [int(i) for i in np.argsort(order)])
     return _cast(res, dtype) if res.dtype != dtype else res
 
 

@@ -74,7 +74,8 @@ def _clz(x: np.ndarray) -> Any:
 
 
 def _popcount(x: np.ndarray) -> Any:
-    return np.bitwise_count(x).astype(x.dtype)
+    # the bits of the two's-complement pattern (NumPy would count those of |x| for signed ints)
+    return np.bitwise_count(x.view(np.dtype(f"u{x.dtype.itemsize}"))).astype(x.dtype)
 
 
 UNARY_FNS: dict[type[P.Op], Callable[[np.ndarray], Any]] = {
@@ -190,7 +191,10 @@ def _shift(kind: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
 
 
 def _complex(x: np.ndarray, y: np.ndarray) -> Any:
-    return (x + 1j * y).astype(dtypes.complex_dtype(x.dtype))
+    x, y = np.broadcast_arrays(x, y)
+    out = np.empty(x.shape, dtypes.complex_dtype(x.dtype))
+    out.real, out.imag = x, y  # not x + 1j*y: an infinite y would make the real part NaN
+    return out
 
 
 BINARY_FNS: dict[type[P.Op], Callable[[np.ndarray, np.ndarray], Any]] = {

@@ -94,7 +94,8 @@ def i64_array(values: Sequence[int]) -> str:
 class Module:
     """The module being written: its private functions (deduplicated) and the name counter."""
 
-    def __init__(self) -> None:
+    def __init__(self, platform: str = "cpu") -> None:
+        self.platform = platform  # rules may choose by it (dot precision)
         self.functions: list[str] = []
         self.by_fingerprint: dict[Program, str] = {}
         self.counter = 0
@@ -208,10 +209,12 @@ def _function(module: Module, program: Program, name: str, *, public: bool,
 def lower_program(program: Program, *, name: str = "main", num_partitions: int = 1,
                   arg_attrs: Sequence[str] | None = None,
                   result_attrs: Sequence[str] | None = None,
-                  module_attrs: dict[str, str] | None = None, debug: bool = False) -> str:
-    """The StableHLO module (MLIR text) computing `program`, with entry `func.func public @main`."""
+                  module_attrs: dict[str, str] | None = None, debug: bool = False,
+                  platform: str = "cpu") -> str:
+    """The StableHLO module (MLIR text) computing `program`, with entry `func.func public @main`,
+    for `platform` (`cpu`, `cuda`, `rocm`, `tpu`)."""
     _load_rules()
-    module = Module()
+    module = Module(platform)
     main = _function(module, program, "@main", public=True, arg_attrs=arg_attrs,
                      result_attrs=result_attrs)
     attrs_ = {"mhlo.num_partitions": f"{num_partitions} : i32",

@@ -11,7 +11,7 @@ They follow the semantics pinned in `interpreters/evaluate/structural.py`:
 - cumulative reductions are `stablehlo.reduce_window` with a window spanning the whole axis,
   padded with the identity on the side the running value comes from;
 - `dot_general` converts its operands to the accumulation dtype (f32 for f16/bf16 results, else
-  the result dtype) and multiplies at HIGHEST precision, so no accelerator silently uses TF32;
+  the result dtype) and multiplies at HIGHEST precision on accelerators, so none silently uses TF32;
 - `sort` is stable, with a comparator lexicographic over the keys that treats -0.0 as 0.0 and
   every NaN as +NaN and then compares in IEEE total order, as JAX does: NaN sorts last.
 """
@@ -160,7 +160,10 @@ def _dot_general(ctx: Ctx, op: P.DotGeneral, ins: list[Value], outs: tuple[Tenso
             f"rhs_batching_dimensions = [{', '.join(map(str, rb))}], "
             f"lhs_contracting_dimensions = [{', '.join(map(str, lc))}], "
             f"rhs_contracting_dimensions = [{', '.join(map(str, rc))}]>")
-    precision = "HIGHEST" if dtypes.is_inexact(work) else "DEFAULT"
+    # accelerators may round f32 products to TF32 at DEFAULT precision: ask for HIGHEST there;
+    # on CPU DEFAULT already multiplies in full precision, and HIGHEST takes a slower kernel
+    precision = "HIGHEST" if dtypes.is_inexact(work) and ctx.module.platform != "cpu" \
+        else "DEFAULT"
     res = ctx.op("stablehlo.dot_general", [convert(ctx, x, work), convert(ctx, y, work)],
                  [out.with_dtype(work)], attributes={
                      "dot_dimension_numbers": dims,
