@@ -198,8 +198,9 @@ def check_grads(fn: Callable[..., Any], args: Sequence[Any], order: int = 1,
                 rtol: float | None = None, seed: int = 0) -> int:
     """Derivatives of `fn` at `args` (a tuple of float arrays) up to `order`, checked against
     central finite differences computed in float64 in random directions (`fwd`: jvp; `rev`:
-    vjp through the dot-product test against jvp and the differences). Returns the number of
-    comparisons made."""
+    vjp through the dot-product test against jvp and the differences). `fn` must accept
+    float64 versions of its arguments (the differences are taken in float64). Returns the number
+    of comparisons made."""
     from interpreters.differentiate.api import jvp, vjp
 
     rng = np.random.default_rng(seed)

@@ -195,7 +195,8 @@ def test_dot_product_law_over_random_programs() -> None:
 
     def law(program: d.Program, args: list[np.ndarray]) -> None:
         f = _float_outputs(program)
-        if f is None:
+        if f is None or any(e.op.name == "while_loop" and e.op.max_iters is None
+                            for e in program.walk()):  # reverse mode needs max_iters there
             return
         xs = [np.asarray(a) for a in args]
         laws.check_dot_product(f, xs)

@@ -295,8 +295,10 @@ def off_axes(a: np.ndarray) -> np.ndarray:
 def test_round_both_methods_and_integer_pow() -> None:
     methods = ("half_even", "half_away_from_zero")
     rounds = staged(lambda x: [bind(P.Round(method=m), x) for m in methods], 1, D.FLOATING)
-    exps = (0, 1, 2, 3, 7, -1, -2, -3)
-    ipow = staged(lambda x: [bind(P.IntegerPow(y=y), x) for y in exps], 1,
+    exps = (0, 1, 2, 3, 7, -1, -2, -3)  # negative ones only for inexact operands (integer_pow's
+    # type rule rejects a negative power of an integer, as JAX does)
+    ipow = staged(lambda x: [bind(P.IntegerPow(y=y), x) for y in exps
+                             if y >= 0 or D.is_inexact(x.dtype)], 1,
                   (D.int8, D.int64, D.uint32, D.bfloat16, D.float32, D.float64, D.complex64))
 
     @settings(phases=NO_SHRINK, max_examples=6 * MORE)

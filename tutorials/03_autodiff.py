@@ -116,7 +116,7 @@ def rnn_loss(w, xs):
         h = step(h, x)
         return h, h
 
-    _, hs = d.scan(body, 0.0, xs)
+    _, hs = d.scan(body, d.zeros_like(xs[0]), xs)  # the carry takes the inputs' dtype
     return d.sum(hs ** 2)
 
 
