@@ -173,7 +173,7 @@ GRAD_RTOL = {dtypes.float64: 1e-6, dtypes.complex128: 1e-6, dtypes.float32: 2e-3
              dtypes.complex64: 2e-3, dtypes.float16: 5e-2, dtypes.bfloat16: 5e-2}
 
 
-def _inner(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
+def _inner(a: Sequence[Any], b: Sequence[Any]) -> float:
     return float(sum(np.vdot(np.asarray(x, np.complex128).ravel(),
                              np.asarray(y, np.complex128).ravel()).real for x, y in zip(a, b)))
 
