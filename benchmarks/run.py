@@ -148,7 +148,7 @@ def bench_jit(quick: bool) -> None:
 
     sizes = [784, 512, 512, 10]
     rng = np.random.default_rng(0)
-    params = [(rng.normal(size=(m, n)).astype(np.float32) / np.sqrt(m),
+    params = [((rng.normal(size=(m, n)) / np.sqrt(m)).astype(np.float32),
                np.zeros(n, np.float32)) for m, n in zip(sizes[:-1], sizes[1:])]
     batch = rng.normal(size=(128, 784)).astype(np.float32)
 
@@ -200,7 +200,7 @@ def bench_grad(quick: bool) -> None:
     print("gradients (ours / jax, same process, interleaved)")
     rng = np.random.default_rng(0)
     sizes = [784, 512, 512, 10]
-    params = [(rng.normal(size=(m, n)).astype(np.float32) / np.sqrt(m),
+    params = [((rng.normal(size=(m, n)) / np.sqrt(m)).astype(np.float32),
                np.zeros(n, np.float32)) for m, n in zip(sizes[:-1], sizes[1:])]
     xb = rng.normal(size=(128, 784)).astype(np.float32)
     yb = rng.normal(size=(128, 10)).astype(np.float32)
