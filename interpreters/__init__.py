@@ -1,5 +1,5 @@
 """The meanings of programs: evaluate (the NumPy reference), lower + jit (XLA through jaxlib's
-PJRT runtime), differentiate (jvp, vjp, grad and the rest), and later vectorize and shard. Each
+PJRT runtime), differentiate (jvp, vjp, grad and the rest), vectorize (vmap), and later shard. Each
 interpreter is one walker plus one table of rules keyed by op class. `laws` holds the checkers
 that tie them together."""
 
@@ -11,7 +11,8 @@ from interpreters.differentiate.custom import checkpoint, custom_jvp, custom_vjp
 from interpreters.export import Exported, export, load
 from interpreters.jit import jit
 from interpreters.show import show
+from interpreters.vectorize.api import vmap
 
 __all__ = ["Exported", "checkpoint", "custom_jvp", "custom_vjp", "evaluate", "export", "float0",
            "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "laws", "linear_transpose",
-           "linearize", "load", "show", "value_and_grad", "vjp"]
+           "linearize", "load", "show", "value_and_grad", "vjp", "vmap"]

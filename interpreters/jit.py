@@ -224,7 +224,7 @@ class Jitted:
         self._cache: dict[Any, Compiled] = {}
         self._flat_cache: dict[Any, Compiled] = {}
         self._plain = not static_argnums and not static_argnames
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn, updated=())  # type: ignore[arg-type]
         try:
             self._signature: inspect.Signature | None = inspect.signature(fn)
         except (TypeError, ValueError):

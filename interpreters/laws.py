@@ -275,3 +275,40 @@ def check_jacobians(fn: Callable[..., Any], x: Any) -> None:
         n = int(np.prod(np.shape(x)))
         m = h.reshape(n, n)
         assert_close(m, m.T, "Hessian vs its transpose")
+
+
+# --- vectorization -------------------------------------------------------------------------------
+
+def check_vmap(fn: Callable[..., Any], *args: Any, in_axes: Any = 0) -> None:
+    """`vmap(fn)(*args)` equals stacking `fn` over the examples (a Python loop)."""
+    from dsl.numpy_api import stack
+    from interpreters.vectorize.api import vmap
+
+    axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+    sizes = {np.shape(a)[ax] for a, ax in zip(args, axes) if ax is not None}
+    if len(sizes) != 1:
+        raise ValueError(f"check_vmap: batched arguments need one common size, got {sizes}")
+    (n,) = sizes
+    got = tree_leaves(vmap(fn, in_axes=tuple(axes))(*args))
+    rows = []
+    for i in range(n):
+        ex = [a if ax is None else np.take(np.asarray(a), i, axis=ax) for a, ax in zip(args, axes)]
+        rows.append(tree_leaves(fn(*ex)))
+    for k, g in enumerate(got):
+        want = np.asarray(stack([r[k] for r in rows])) if n else np.asarray(g)
+        assert_close(np.asarray(g), want, f"output {k} (vmap vs loop)")
+
+
+def vmap_law(program: Program, args: list[np.ndarray]) -> None:
+    """Over random programs: batching all inputs (three examples: the arguments, their values
+    reversed, the arguments again) equals the loop over the examples."""
+    from dsl.core import inline
+
+    def fn(*xs: Any) -> Any:
+        return tuple(inline(program, list(xs)))
+
+    def rev(a: np.ndarray) -> np.ndarray:
+        return a.reshape(-1)[::-1].reshape(a.shape)
+
+    batch = [np.stack([a, rev(a), a]) for a in args]
+    check_vmap(fn, *batch)

@@ -10,7 +10,7 @@
 import numpy as np
 
 import dsl as d
-from interpreters import evaluate, grad, jit
+from interpreters import evaluate, grad, jit, vmap
 
 
 # %% [markdown]
@@ -73,7 +73,7 @@ def init_params(key, sizes):
     params = []
     for m, n in zip(sizes[:-1], sizes[1:]):
         key, wkey = d.random.split(key)
-        params.append((d.random.normal(wkey, (m, n)) / np.sqrt(m), d.zeros(n)))
+        params.append((d.random.normal(wkey, (m, n)) / m ** 0.5, d.zeros(n)))
     return params
 
 
@@ -83,8 +83,10 @@ inputs = d.random.normal(d.random.fold_in(key, 1), (5, 4))
 targets = d.random.normal(d.random.fold_in(key, 2), (5, 2))
 
 grad_loss = jit(grad(loss))  # compiled gradient evaluation function
+perex_grads = jit(vmap(grad_loss, in_axes=(None, 0, 0)))  # fast per-example grads
 grads = grad_loss(params, inputs, targets)
 print("gradient shapes", [(g_w.shape, g_b.shape) for g_w, g_b in grads])
+print("per-example", [(g_w.shape, g_b.shape) for g_w, g_b in perex_grads(params, inputs, targets)])
 
 eager_loss = loss(params, inputs, targets)
 staged_loss = evaluate(loss)(params, inputs, targets)
@@ -99,16 +101,23 @@ np.testing.assert_allclose(float(eager_loss), np_loss, rtol=1e-5)
 np.testing.assert_allclose(float(staged_loss), np_loss, rtol=1e-5)
 
 # %% [markdown]
-# ## Pairwise distances
-#
-# The README computes an L1 distance matrix with nested `vmap`; with broadcasting it reads:
+# ## Pairwise distances with nested `vmap`
 
 # %%
+def l1_distance(x, y):
+    assert x.ndim == y.ndim == 1  # only works on 1D inputs
+    return d.sum(d.abs(x - y))
+
+
+def pairwise_distances(dist1D, xs):
+    return vmap(vmap(dist1D, (0, None)), (None, 0))(xs, xs)
+
+
 xs = d.random.normal(d.random.key(0), (100, 3))
-dists = d.sum(d.abs(xs[:, None, :] - xs[None, :, :]), axis=-1)
+dists = pairwise_distances(l1_distance, xs)
 print(dists.shape)  # (100, 100)
 x_np = np.asarray(xs)
-np.testing.assert_allclose(np.asarray(dists), np.abs(x_np[:, None] - x_np[None]).sum(-1),
+np.testing.assert_allclose(np.asarray(dists), np.abs(x_np[None] - x_np[:, None]).sum(-1),
                            rtol=1e-6)
 
 # %% [markdown]

@@ -86,7 +86,7 @@ class custom_jvp:  # noqa: N801  (the JAX name)
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.jvp: Callable[..., Any] | None = None
         self._in_rule = False  # calls from inside our own rule use the plain function
-        functools.update_wrapper(self, fun)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fun, updated=())  # type: ignore[arg-type]
 
     def defjvp(self, jvp: Callable[..., Any]) -> Callable[..., Any]:
         self.jvp = jvp
@@ -138,7 +138,7 @@ class custom_vjp:  # noqa: N801  (the JAX name)
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
         self._in_rule = False  # calls from inside our own rules use the plain function
-        functools.update_wrapper(self, fun)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fun, updated=())  # type: ignore[arg-type]
 
     def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> None:
         self.fwd, self.bwd = fwd, bwd
@@ -220,7 +220,7 @@ def checkpoint(fn: Callable[..., Any], policy: str | None = None) -> Callable[..
         raise ArgumentValueError(f"checkpoint: policy must be one of {CHECKPOINT_POLICIES}, "
                                  f"got {policy!r}")
 
-    @functools.wraps(fn)
+    @functools.wraps(fn, updated=())  # (never merge the wrapped object's __dict__ into ours)
     def wrapped(*args: Any) -> Any:
         leaves, in_tree = _leaves("checkpoint", args)
         box: list[PyTreeDef] = []
