@@ -60,7 +60,7 @@ per_example_grads = jit(vmap(grad(loss), in_axes=(None, 0, 0)))
 grads = per_example_grads(params, inputs, targets)
 print([g.shape for layer in grads for g in layer])  # one gradient per example
 g0 = grad(loss)(params, inputs[0], targets[0])
-np.testing.assert_allclose(np.asarray(grads[0][0][0]), np.asarray(g0[0][0]), rtol=1e-5)
+np.testing.assert_allclose(np.asarray(grads[0][0][0]), np.asarray(g0[0][0]), rtol=1e-5, atol=1e-6)
 
 
 # %% [markdown]
