@@ -19,6 +19,7 @@ import numpy as np
 from backends import plugins, xla
 from dsl.array import DEVICE_HOOK, Array
 from dsl.errors import ArgumentTypeError, ArgumentValueError
+from dsl.sharding import DEVICES_HOOK
 
 _CONFIG: dict[str, Any] = {"cpu_devices": None, "platform": None}
 _CLIENTS: dict[str, Any] = {}
@@ -112,6 +113,8 @@ def buffer_device(buffer: Any) -> Any:
     """The device holding a single-device buffer."""
     return buffer._sharding._device_assignment[0]
 
+
+DEVICES_HOOK[0] = devices
 
 __all__ = ["BackendUnavailable", "client", "configure", "default_backend", "device_put",
            "devices", "from_dlpack"]

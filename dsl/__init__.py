@@ -17,6 +17,8 @@ from dsl.ir import Eqn, Lit, Op, Program, Var
 from dsl.pytree import (register_pytree, tree_flatten, tree_leaves, tree_map, tree_structure,
                         tree_unflatten)
 from dsl.parser import parse
+from dsl.sharding import (AxisType, Mesh, NamedSharding, P, PartitionSpec, get_mesh, make_mesh,
+                          set_mesh, typeof)
 from dsl.staging import stage
 from dsl.typecheck import typecheck
 from dsl.types import FunctionType, TensorType

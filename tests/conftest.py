@@ -6,6 +6,11 @@ budget) and `thorough` (many more examples, random seeds). Select with HYPOTHESI
 
 import os
 
+# Eight CPU devices, as JAX users configure them, so that sharding tests have a mesh to use.
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                               + " --xla_force_host_platform_device_count=8").strip()
+
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
