@@ -154,11 +154,13 @@ def _callable(what: str, name: str, f: Any) -> None:
 # map and scan
 
 
-def map(f: Any, xs: Any) -> Any:
+def map(f: Any, xs: Any, *, sequential: bool = False) -> Any:
     """Apply `f` to every slice of `xs` along the leading axis and stack the results.
 
     `xs` is a pytree of arrays with one leading length `n`; `f` takes a pytree of slices and
-    returns any pytree; the result holds each output leaf stacked to `[n, ...]`.
+    returns any pytree; the result holds each output leaf stacked to `[n, ...]`. Compiled, the
+    map runs as `f` vectorized over the leading axis; `sequential=True` compiles a loop instead,
+    which holds one slice's temporaries at a time.
 
     >>> map(lambda x: x * 2.0, asarray([1.0, 2.0]))  # [2., 4.]
     """
@@ -175,7 +177,8 @@ def map(f: Any, xs: Any) -> Any:
         return out.values
 
     program, consts, _ = stage_flat(body, [_unstacked(x.type) for x in xl.values])
-    outs = bind(P.Map(body=program, num_consts=len(consts)), *consts, *xl.values)
+    outs = bind(P.Map(body=program, num_consts=len(consts), sequential=bool(sequential)),
+                *consts, *xl.values)
     return found[0].unflatten(outs)
 
 

@@ -414,11 +414,25 @@ def test_same_body_twice() -> None:
     """The same body twice lowers to a well-formed module (regions are inlined)."""
     def fn(x: Any) -> Any:
         f = lambda r: r * 2.0  # noqa: E731
-        return dsl.map(f, x), dsl.map(f, x + 1.0)
+        return dsl.map(f, x, sequential=True), dsl.map(f, x + 1.0, sequential=True)
 
     text = lower_program(dsl.stage(fn)(f32(3, 2)), debug=True)
     assert text.count('"stablehlo.while"') == 2
     check(fn, f32(3, 2))
+
+
+def test_map_lowers_vectorized_unless_sequential() -> None:
+    """`map` compiles as its batched body (no loop); `sequential=True` keeps the loop; both give
+    NumPy's numbers."""
+    def fn(x: Any, seq: bool) -> Any:
+        return dsl.map(lambda r: dsl.sin(r) * dsl.sum(r) + r[0], x, sequential=seq)
+
+    x = np.linspace(-2.0, 2.0, 12, dtype=np.float32).reshape(4, 3)
+    want = np.sin(x) * x.sum(1, keepdims=True) + x[:, :1]
+    for seq, loops in ((False, 0), (True, 1)):
+        program = dsl.stage(lambda a: fn(a, seq))(f32(4, 3))
+        assert lower_program(program, debug=True).count('"stablehlo.while"') == loops
+        np.testing.assert_allclose(run_on_cpu(program, [x])[0], want, rtol=1e-6, atol=1e-6)
 
 
 @settings(max_examples=40)

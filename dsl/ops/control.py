@@ -49,10 +49,13 @@ def _leading(op: Op, ts: tuple[TensorType, ...], in_types: tuple[TensorType, ...
 
 @primitive("map", multiple_results=True, family="control")
 class Map(Op):
-    """Apply `body` to every slice along the leading axis: operands are consts then xs."""
+    """Apply `body` to every slice along the leading axis: operands are consts then xs.
+
+    Compiled as the vectorized body unless `sequential` (a loop, for memory)."""
 
     body: Program
     num_consts: int = 0
+    sequential: bool = False
 
     def infer(self, *in_types: TensorType) -> tuple[TensorType, ...]:
         consts, xs = in_types[: self.num_consts], in_types[self.num_consts:]

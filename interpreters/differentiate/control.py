@@ -171,7 +171,7 @@ def map_jvp(op: P.Map, primals: list[Any], tangents: list[Any]) -> tuple[list[An
     mask = _in_mask(tangents, body.in_types)
     program, om = _jvp_body(body, mask, [False] * len(body.outputs), groups,
                             [len(body.outputs)])
-    new = P.Map(body=program, num_consts=nc + sum(mask[:nc]))
+    new = P.Map(body=program, num_consts=nc + sum(mask[:nc]), sequential=op.sequential)
     outs = bind(new, *_interleave(primals, _tangent_operands(primals, tangents, mask), mask,
                                   groups))
     return _deinterleave(outs, None, om, [len(body.outputs)])
@@ -263,7 +263,8 @@ def map_vjp(op: P.Map, ins: list[Any], outs: list[Any], cts: list[Any]) -> list[
                 + [_value(cin[i], in_t[i].strong()) for i in dc])
 
     types = list(in_t) + [out_t[j] for j in yk]
-    r = bind(P.Map(body=_closed(step, types), num_consts=nc), *ins, *(cts[j] for j in yk))
+    r = bind(P.Map(body=_closed(step, types), num_consts=nc, sequential=op.sequential), *ins,
+             *(cts[j] for j in yk))
     result: list[Any] = [Zero(_type_of(x)) for x in ins]
     for q, j in enumerate(dx):
         result[nc + j] = r[q]

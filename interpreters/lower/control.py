@@ -145,16 +145,43 @@ def _count(ctx: Ctx, n: int, init: Sequence[Value],
 
 
 def map_lower(ctx: Ctx, op: Map, ins: list[Value], outs: tuple[TensorType, ...]) -> list[Value]:
+    """`map` lowers as its vectorized body (one batched computation); `sequential=True` keeps a
+    loop, which holds one slice's temporaries at a time."""
     consts, xs = ins[: op.num_consts], ins[op.num_consts:]
     n = xs[0].type.shape[0]
     if n == 0:
         return [_zeros(ctx, t) for t in outs]
+    if not op.sequential:
+        return ctx.inline(_vectorized_body(op, n), ins)
 
     def step(c: Ctx, i: Value, ys: list[Value]) -> list[Value]:
         y = c.inline(op.body, consts + [_row(c, x, i) for x in xs])
         return [_put_row(c, acc, v, i) for acc, v in zip(ys, y)]
 
     return _count(ctx, n, [_zeros(ctx, t) for t in outs], step)
+
+
+@functools.lru_cache(maxsize=256)
+def _vectorized_body(op: Map, n: int) -> Program:
+    """The program computing a whole `map` at once: its body batched over the leading axis."""
+    from dsl.core import stage_flat
+    from interpreters.vectorize import batch_program, load_rules, moveaxis
+
+    load_rules()
+    nc = op.num_consts
+    in_types = list(op.body.in_types[:nc]) + [
+        TensorType((n, *t.shape), t.dtype, t.weak) for t in op.body.in_types[nc:]]
+
+    def batched(*args: Any) -> list[Any]:
+        res, dims = batch_program(op.body, list(args), [None] * nc + [0] * (len(args) - nc), n)
+        from dsl import lax
+
+        return [lax.broadcast_in_dim(r, (n, *r.shape), tuple(range(1, r.ndim + 1)))
+                if d is None else moveaxis(r, d, 0) for r, d in zip(res, dims)]
+
+    program, captured, _ = stage_flat(batched, in_types)
+    assert not captured  # the body is closed, so its batched form is too
+    return program
 
 
 def scan_lower(ctx: Ctx, op: Scan, ins: list[Value], outs: tuple[TensorType, ...]

@@ -124,7 +124,7 @@ def map_vectorize(op: P.Map, values: list[Any], dims: list[Dim], size: int
         return outs
 
     program = _closed(body, types)
-    outs = bind(P.Map(body=program, num_consts=nc), *values[:nc], *xs)
+    outs = bind(P.Map(body=program, num_consts=nc, sequential=op.sequential), *values[:nc], *xs)
     return list(outs), [None if d is None else d + 1 for d in found[0]]
 
 
