@@ -14,6 +14,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+# XLA's C++ INFO logs (device counts at client creation) stay quiet, as under `jax`; set
+# TF_CPP_MIN_LOG_LEVEL=0 to see them. This must happen before jaxlib is loaded.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
 import numpy as np
 
 from backends import plugins, xla
