@@ -299,10 +299,59 @@ def check_vmap(fn: Callable[..., Any], *args: Any, in_axes: Any = 0) -> None:
         assert_close(np.asarray(g), want, f"output {k} (vmap vs loop)")
 
 
+def check_vmap_nested(fn: Callable[..., Any], *args: Any) -> None:
+    """`vmap(vmap(fn))` over arguments with two leading batch axes `[m, n, ...]` equals
+    `vmap(fn)` over the flattened batch `[m*n, ...]`, reshaped back."""
+    from interpreters.vectorize.api import vmap
+
+    lead = np.shape(args[0])[:2]
+    flat = [np.asarray(a).reshape((lead[0] * lead[1],) + np.shape(a)[2:]) for a in args]
+    got = tree_leaves(vmap(vmap(fn))(*args))
+    want = tree_leaves(vmap(fn)(*flat))
+    for k, (g, w) in enumerate(zip(got, want)):
+        w = np.asarray(w)
+        assert_close(np.asarray(g), w.reshape(lead + w.shape[1:]),
+                     f"output {k} (nested vmap vs flattened batch)")
+
+
+def check_vmap_jit(fn: Callable[..., Any], *args: Any) -> None:
+    """`jit(vmap(fn))` and `jit(vmap(jit(fn)))` both equal `jit(fn)` looped over the examples
+    (all compiled, so platform details such as NaN payloads agree)."""
+    from dsl.numpy_api import stack
+    from interpreters.jit import jit
+    from interpreters.vectorize.api import vmap
+
+    n = np.shape(args[0])[0]
+    rows = [tree_leaves(jit(fn)(*(np.asarray(a)[i] for a in args))) for i in range(n)]
+    for name, composed in (("jit(vmap(f))", jit(vmap(fn))), ("jit(vmap(jit(f)))", jit(vmap(jit(fn))))):
+        for k, g in enumerate(tree_leaves(composed(*args))):
+            want = np.asarray(stack([r[k] for r in rows])) if n else np.asarray(g)
+            assert_close(np.asarray(g), want, f"output {k} ({name} vs a loop of jit(f))")
+
+
+def check_vmap_grad(fn: Callable[..., Any], *args: Any) -> None:
+    """`vmap(grad(fn))` equals `grad(fn)` on each example, stacked (`fn` returns a scalar;
+    gradients with respect to every argument)."""
+    from interpreters.differentiate.api import grad
+    from interpreters.vectorize.api import vmap
+
+    argnums = tuple(range(len(args)))
+    got = tree_leaves(vmap(grad(fn, argnums=argnums))(*args))
+    n = np.shape(args[0])[0]
+    rows = [tree_leaves(grad(fn, argnums=argnums)(*(np.asarray(a)[i] for a in args)))
+            for i in range(n)]
+    for k, g in enumerate(got):
+        want = np.stack([np.asarray(r[k]) for r in rows])
+        assert_close(np.asarray(g), want, f"gradient {k} (vmap(grad(f)) vs per-example grad)")
+
+
 def vmap_law(program: Program, args: list[np.ndarray]) -> None:
     """Over random programs: batching all inputs (three examples: the arguments, their values
-    reversed, the arguments again) equals the loop over the examples."""
+    reversed, the arguments again) equals the loop over the examples; nested vmap equals vmap
+    over the flattened batch; vmap commutes with jit; and, for float programs, `vmap(grad)` of
+    the sum of the outputs equals the per-example gradients."""
     from dsl.core import inline
+    from dsl.numpy_api import sum as total
 
     def fn(*xs: Any) -> Any:
         return tuple(inline(program, list(xs)))
@@ -312,3 +361,15 @@ def vmap_law(program: Program, args: list[np.ndarray]) -> None:
 
     batch = [np.stack([a, rev(a), a]) for a in args]
     check_vmap(fn, *batch)
+    check_vmap_nested(fn, *[np.stack([b, b[::-1]]) for b in batch])
+    check_vmap_jit(fn, *batch)
+    floats = all(dtypes.is_floating(t.dtype) for t in (*program.in_types, *program.out_types))
+    if floats and program.in_types and program.out_types:
+        def scalar(*xs: Any) -> Any:
+            outs = fn(*xs)
+            acc = total(outs[0])
+            for o in outs[1:]:
+                acc = acc + total(o).astype(acc.dtype)
+            return acc
+
+        check_vmap_grad(scalar, *batch)
