@@ -6,7 +6,8 @@ habit JAX users have, or from `configure(cpu_devices=N)` before first use); `cud
 The default backend is the first available of tpu, cuda, rocm, cpu, unless `configure(platform=)`
 or the environment variable `COMBINAX_PLATFORM` names one.
 
-Every call into jaxlib's runtime lives in `backends.xla`.
+Every call into jaxlib's runtime lives in `backends.xla`, except the multi-process runtime
+(coordination service, Gloo collectives, the distributed cpu client) in `backends.distributed`.
 """
 
 from __future__ import annotations
@@ -113,6 +114,41 @@ def from_dlpack(x: Any, device: Any = None) -> Array:
     return Array._on_device(xla.from_dlpack(x, device))
 
 
+def local_devices(platform: str | None = None) -> list[Any]:
+    """The devices of `platform` that this process drives (all of them unless several processes
+    share the job: see `backends.distributed`)."""
+    return list(client(platform).local_devices())
+
+
+def process_index(platform: str | None = None) -> int:
+    """This process's index in a multi-process job (0 when it runs alone)."""
+    return int(client(platform).process_index())
+
+
+def process_count(platform: str | None = None) -> int:
+    """The number of processes whose devices `devices()` lists (1 when this one runs alone)."""
+    return len({d.process_index for d in client(platform).devices()})
+
+
+def has_client(platform: str) -> bool:
+    """Whether the client of `platform` has been made already."""
+    return platform in _CLIENTS
+
+
+def configured_cpu_devices() -> int | None:
+    """The CPU device count chosen with `configure(cpu_devices=)`, if any."""
+    return _CONFIG["cpu_devices"]
+
+
+def install_client(platform: str, c: Any) -> None:
+    """Make `c` the client of `platform` (`backends.distributed.initialize` installs its
+    multi-process cpu client this way)."""
+    if platform in _CLIENTS:
+        raise ArgumentValueError(f"install_client: the {platform} client already exists")
+    _CLIENTS[platform] = c
+    DEVICE_HOOK[0] = xla
+
+
 def buffer_device(buffer: Any) -> Any:
     """The device holding a single-device buffer."""
     return buffer._sharding._device_assignment[0]
@@ -121,4 +157,4 @@ def buffer_device(buffer: Any) -> Any:
 DEVICES_HOOK[0] = devices
 
 __all__ = ["BackendUnavailable", "client", "configure", "default_backend", "device_put",
-           "devices", "from_dlpack"]
+           "devices", "from_dlpack", "local_devices", "process_count", "process_index"]
