@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 import numpy as np
 
-from backends import plugins, xla
+from backends import placement, plugins, xla
 from dsl.array import DEVICE_HOOK, Array
 from dsl.errors import ArgumentTypeError, ArgumentValueError
 from dsl.sharding import DEVICES_HOOK
@@ -84,21 +84,20 @@ def devices(platform: str | None = None) -> list[Any]:
     return list(client(platform).devices())
 
 
-def device_put(x: Any, device: Any = None) -> Array:
-    """`x` (an array, NumPy array or Python scalar) as a device-backed `Array` on `device`."""
-    from dsl.numpy_api import asarray
+def device_put(x: Any, where: Any = None) -> Any:
+    """`x` (an array, NumPy array, Python scalar, or a pytree of them) placed on `where`: a
+    device (default: the first device of the default backend), a `NamedSharding`, a bare `P`
+    (read against the current mesh, `set_mesh`), or a pytree of those matching `x`.
 
-    if device is None:
-        device = devices()[0]
-    elif not hasattr(device, "client"):
-        raise ArgumentTypeError(f"device_put: {device!r} is not a device (see backends.devices())")
-    a = x if type(x) is Array else asarray(x)
-    if type(a) is not Array:
-        raise ArgumentTypeError(f"device_put: needs a concrete value, got a symbolic {a.type}")
-    if a._buffer is not None and buffer_device(a._buffer) == device:
-        return a
-    t = a.type
-    return Array._on_device(xla.put(np.ascontiguousarray(a._value), t, device), a.weak)
+    A sharded result holds one piece per device of the mesh; `x.sharding` and
+    `x.addressable_shards` show the layout. Bad specs raise `ShardingError` naming the spec,
+    the value's type and the mesh.
+    """
+    if where is not None and not placement._is_target(where) and not isinstance(
+            where, (list, tuple, dict)) and not hasattr(where, "__dataclass_fields__"):
+        raise ArgumentTypeError(f"device_put: {where!r} is not a device, a P or a "
+                                "NamedSharding (see backends.devices())")
+    return placement.device_put(x, where)
 
 
 def from_dlpack(x: Any, device: Any = None) -> Array:
@@ -149,9 +148,7 @@ def install_client(platform: str, c: Any) -> None:
     DEVICE_HOOK[0] = xla
 
 
-def buffer_device(buffer: Any) -> Any:
-    """The device holding a single-device buffer."""
-    return buffer._sharding._device_assignment[0]
+buffer_device = placement.buffer_device
 
 
 DEVICES_HOOK[0] = devices

@@ -8,7 +8,9 @@ concrete `Array` evaluates at once and the same operator on a tracer stages an e
 `Array` is host-backed (an immutable NumPy buffer) after eager evaluation and device-backed (a
 buffer of a PJRT device, supplied by `backends`) after `jit`. A device-backed array fetches its
 host copy on first need (zero-copy on CPU) through `DEVICE_HOOK`, which `backends` fills, so `dsl`
-never imports the backends.
+never imports the backends. A device-backed array may be sharded over a mesh of devices
+(`.sharding`, `.addressable_shards`): its host copy gathers the pieces, and its type carries the
+mesh axes of an Explicit sharding (`f32[512@data,512]`).
 """
 
 from __future__ import annotations
@@ -215,7 +217,34 @@ class Array(ArrayOps):
 
     @property
     def type(self) -> TensorType:
+        b = self._buffer
+        if b is not None:
+            layout = getattr(b.aval, "layout", None)
+            if layout is not None and layout.type_sharding is not None:
+                # laid out over Explicit mesh axes: the type says so (`f32[512@data,512]`)
+                return TensorType(self.shape, self.dtype, self._weak, layout.type_sharding)
         return TensorType(self.shape, self.dtype, self._weak)
+
+    @property
+    def sharding(self) -> Any:
+        """How this array is laid out: a `NamedSharding` when it is split or replicated over
+        a mesh, the device's `SingleDeviceSharding` when it lives on one device, None while it
+        is host-backed (not on any device yet)."""
+        if self._buffer is None:
+            return None
+        return DEVICE_HOOK[0].sharding_of(self._buffer)
+
+    @property
+    def addressable_shards(self) -> list[Any]:
+        """The pieces of this array held by this process's devices, each with `.device`,
+        `.index` (a tuple of slices into the whole array) and `.data` (an `Array` on that
+        device); one piece covering everything for an unsharded array."""
+        if self._buffer is None:
+            from types import SimpleNamespace
+
+            return [SimpleNamespace(device=None, index=tuple(slice(None) for _ in self.shape),
+                                    data=self)]
+        return list(DEVICE_HOOK[0].shards_of(self))
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         v = self._value

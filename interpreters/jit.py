@@ -1,8 +1,19 @@
 """`jit`: stage a function once per argument signature, lower it to StableHLO, compile it with
 XLA and run the executable on a device; results are device-backed `d.Array`s.
 
-The cache key is (function, argument pytree structure, each leaf's shape, dtype and weakness,
-static argument values); executables live in one bounded LRU shared by all jitted functions.
+The cache key is (function, argument pytree structure, each leaf's shape, dtype, weakness and
+placement, static argument values); executables live in one bounded LRU shared by all jitted
+functions.
+
+Sharded arguments (arrays placed over a mesh with `backends.device_put`) compile one SPMD program
+for the mesh: `num_partitions` = the mesh's size, the device assignment its devices in row-major
+order, each argument annotated with its GSPMD sharding (`mhlo.sharding`; unsharded arguments are
+replicated), each result annotated from its type when the type carries Explicit axes (or the
+mesh is all Explicit) and otherwise left to XLA's propagation and read back from the executable.
+Results are sharded `Array`s that feed back without host copies. The arguments' mesh is current
+(`with mesh:`) while the function is staged and lowered; every sharded argument must be on that
+one mesh. Without sharded arguments, a program that places values (`reshard`,
+`with_sharding_constraint`, explicit types) compiles for the current mesh.
 Called inside another staging (any argument symbolic), a jitted function simply inlines.
 The ahead-of-time path is `jit(f).lower(*args)` -> `Lowered` (`.as_text()`, `.compile()`) ->
 `Compiled` (`.cost_analysis()`, `.memory_analysis()`, callable with arguments of exactly the
@@ -22,36 +33,47 @@ import numpy as np
 from dsl import dtypes
 from dsl.array import Array
 from dsl.core import Tracer
-from dsl.errors import ArgumentTypeError, ArgumentValueError, DTypeError, ShapeError
+from dsl.errors import (ArgumentTypeError, ArgumentValueError, DTypeError, ShapeError,
+                        ShardingError)
 from dsl.ir import Program
 from dsl.pytree import PyTreeDef, tree_flatten, tree_unflatten
+from dsl.sharding import get_mesh
 from dsl.staging import stage_with_tree
 from dsl.types import TensorType, types_str
+from interpreters.jit_spmd import Spmd, arg_layouts, places_values, spmd_for, spmd_module_text
 
 CACHE_SIZE = 512
 _EXECUTABLES: collections.OrderedDict[Any, Any] = collections.OrderedDict()
 
 
-def _compile_cached(program: Program, device: Any, donate: tuple[int, ...]) -> Any:
-    """The executable of `program` on `device` (bounded LRU, keyed by the program's structure)."""
+def _compile_cached(program: Program, device: Any, donate: tuple[int, ...],
+                    spmd: Spmd | None = None) -> Any:
+    """The executable of `program` on `device` (or, with `spmd`, on its mesh), in a bounded LRU
+    keyed by the program's structure and placement."""
     from backends import xla
-    from interpreters.lower import lower_program
 
-    key = (program, device, donate)
+    key = (program, device, donate, spmd)
     exe = _EXECUTABLES.get(key)
     if exe is not None:
         _EXECUTABLES.move_to_end(key)
         return exe
-    exe = xla.compile_text(_module_text(program, donate, device.platform), [device])
+    if spmd is None:
+        exe = xla.compile_text(_module_text(program, donate, device.platform), [device])
+    else:
+        text = _module_text(program, donate, device.platform, spmd)
+        exe = xla.compile_spmd(text, spmd.mesh.device_list, spmd.propagate(program))
     _EXECUTABLES[key] = exe
     if len(_EXECUTABLES) > CACHE_SIZE:
         _EXECUTABLES.popitem(last=False)
     return exe
 
 
-def _module_text(program: Program, donate: tuple[int, ...], platform: str = "cpu") -> str:
+def _module_text(program: Program, donate: tuple[int, ...], platform: str = "cpu",
+                 spmd: Spmd | None = None) -> str:
     from interpreters.lower import lower_program
 
+    if spmd is not None:
+        return spmd_module_text(program, donate, platform, spmd)
     arg_attrs = None
     if donate:
         arg_attrs = ["{jax.buffer_donor = true}" if i in donate else "" for i in
@@ -59,26 +81,50 @@ def _module_text(program: Program, donate: tuple[int, ...], platform: str = "cpu
     return lower_program(program, name="jit", arg_attrs=arg_attrs, platform=platform)
 
 
+# a multi-device dispatch waits for its results every this many calls: XLA's CPU runtime
+# deadlocks (and aborts the process) with hundreds of collective programs in flight
+_SYNC_EVERY = 32
+
+
 class Compiled:
-    """A compiled program for arguments of exactly `in_types` (in the `in_tree` structure)."""
+    """A compiled program for arguments of exactly `in_types` (in the `in_tree` structure),
+    placed on `device`, or over a mesh when `spmd` is given."""
 
     def __init__(self, program: Program, in_tree: PyTreeDef, out_tree: PyTreeDef, device: Any,
-                 donate: tuple[int, ...] = ()):
+                 donate: tuple[int, ...] = (), spmd: Spmd | None = None):
+        from backends import xla
+
         self.program = program
         self.in_tree = in_tree
         self.out_tree = out_tree
-        self.device = device
+        self.spmd = spmd
+        self.device = device if spmd is None else spmd.mesh.device_list[0]
         self.donate = donate
         self.in_types = program.in_types
         self.out_types = program.out_types
-        self.executable = _compile_cached(program, device, donate)
+        self.executable = _compile_cached(program, self.device, donate, spmd)
+        self.ambient = False  # placed by the current mesh rather than by its arguments
         self._out_weak = tuple(t.weak for t in self.out_types)
-        from backends import devices, xla
-
-        self._handlers = [xla.result_handler(t, device) for t in self.out_types]
         self._execute = self.executable.execute_sharded
-        self._one_device = len(devices(device.platform)) == 1
         self._single_leaf_out = out_tree.num_leaves == 1 and tree_unflatten(out_tree, [0]) == 0
+        if spmd is None:
+            self.in_layouts: tuple[Any, ...] = (None,) * len(self.in_types)
+            self.out_layouts: tuple[Any, ...] = (None,) * len(self.out_types)
+            self.in_avals = tuple(xla.aval_of(t, self.device) for t in self.in_types)
+            self._handlers = [xla.result_handler(t, self.device) for t in self.out_types]
+            self.run_direct = self.run_buffers
+        else:
+            mesh = spmd.mesh
+            self.in_layouts = spmd.in_layouts
+            chosen = xla.output_hlo_shardings(self.executable, len(self.out_types))
+            self.out_layouts = tuple(xla.layout_from_hlo(mesh, h, t.ndim)
+                                     for h, t in zip(chosen, self.out_types))
+            self.in_avals = tuple(xla.aval_of(t, lay)
+                                  for t, lay in zip(self.in_types, self.in_layouts))
+            self._handlers = [xla.sharded_result_handler(t, lay)
+                              for t, lay in zip(self.out_types, self.out_layouts)]
+            self._calls = 0
+            self.run_direct = self._run_spmd
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         leaves, tree = tree_flatten((args, kwargs))
@@ -89,22 +135,36 @@ class Compiled:
         return self.run(leaves)
 
     def run(self, leaves: Sequence[Any]) -> Any:
-        """Execute on already flattened, already checked leaves; returns the output pytree."""
-        # the hot path of every jitted call: keep it free of avoidable calls
-        device, one = self.device, self._one_device
+        """Execute on already flattened, already checked leaves; returns the output pytree.
+        Arguments not already placed as the program expects are copied there (a sharded
+        argument laid out otherwise is a `ShardingError`)."""
         bufs = []
-        for x, t in zip(leaves, self.in_types):
+        for i, (x, aval) in enumerate(zip(leaves, self.in_avals)):
             b = x._buffer if type(x) is Array else None
-            bufs.append(b if b is not None and (one or _device_of(b) == device)
-                        else _buffer(x, t, device))
-        outs = self._execute(bufs).consume_with_handlers(self._handlers)
-        on_device = Array._on_device
-        if self._single_leaf_out:
-            a = _new_array(Array)  # Array._on_device, inlined: this is the hot path
-            a._host, a._buffer, a._weak, a._lit = None, outs[0], self._out_weak[0], None
-            return a
-        return tree_unflatten(self.out_tree, [on_device(b, w) for b, w in
-                                              zip(outs, self._out_weak)])
+            if b is not None and b.aval is aval:
+                bufs.append(b)
+            else:
+                bufs.append(self._place(i, x))
+        return self.run_direct(bufs)
+
+    def _place(self, i: int, x: Any) -> Any:
+        from backends import placement, xla
+
+        t = self.in_types[i]
+        lay = self.in_layouts[i]
+        if lay is None:
+            return _buffer(x, t, self.device)
+        if type(x) is Array and x._buffer is not None:
+            got = xla.layout_of(x._buffer)
+            if got is not None:
+                if got.mesh != lay.mesh:
+                    raise ShardingError(
+                        f"jit: argument {i} ({t}) is laid out over {got.mesh!r}, but the "
+                        f"program was compiled for {lay.mesh!r}; device_put it onto that mesh")
+                raise ShardingError(
+                    f"jit: argument {i} ({t}) is laid out as {got.describe()}, but the program "
+                    f"was compiled for {lay.describe()}; device_put it with that sharding")
+        return placement.put_value(x, t, lay)
 
     def run_buffers(self, bufs: list[Any]) -> Any:
         """Execute on device buffers already on this (single) device: the fastest path."""
@@ -116,8 +176,25 @@ class Compiled:
         return tree_unflatten(self.out_tree, [Array._on_device(b, w) for b, w in
                                               zip(outs, self._out_weak)])
 
+    def _run_spmd(self, bufs: list[Any]) -> Any:
+        """Execute on buffers laid out exactly as the program expects."""
+        for i, b in enumerate(bufs):
+            if b.is_deleted():  # a deleted argument crashes a multi-device execution
+                raise ArgumentValueError(
+                    f"jit: argument {i} ({self.in_types[i]}) was donated to an earlier call "
+                    "(or deleted); its memory is gone, pass a live array")
+        outs = self._execute(bufs).consume_with_handlers(self._handlers)
+        self._calls += 1
+        if self._calls >= _SYNC_EVERY and outs:
+            self._calls = 0
+            outs[0].block_until_ready()
+        if self._single_leaf_out:
+            return Array._on_device(outs[0], self._out_weak[0])
+        return tree_unflatten(self.out_tree, [Array._on_device(b, w) for b, w in
+                                              zip(outs, self._out_weak)])
+
     def as_text(self) -> str:
-        return _module_text(self.program, self.donate, self.device.platform)
+        return _module_text(self.program, self.donate, self.device.platform, self.spmd)
 
     def cost_analysis(self) -> dict[str, float]:
         """XLA's estimate of the program's cost (`flops`, `bytes accessed`, ...)."""
@@ -131,18 +208,12 @@ class Compiled:
 _new_array = object.__new__
 
 
-def _device_of(buffer: Any) -> Any:
-    from backends import buffer_device
-
-    return buffer_device(buffer)
-
-
 def _buffer(x: Any, t: TensorType, device: Any) -> Any:
     from backends import buffer_device, xla
 
     if type(x) is Array:
         b = x._buffer
-        if b is not None and buffer_device(b) == device:
+        if b is not None and xla.layout_of(b) is None and buffer_device(b) == device:
             return b
         host = x._value
         if b is None and host.dtype == t.dtype:
@@ -185,18 +256,21 @@ class Lowered:
     """A staged and lowered program: `.as_text()` is its StableHLO, `.compile()` compiles it."""
 
     def __init__(self, program: Program, in_tree: PyTreeDef, out_tree: PyTreeDef, device: Any,
-                 donate: tuple[int, ...]):
+                 donate: tuple[int, ...], spmd: Spmd | None = None):
         self.program = program
         self.in_tree = in_tree
         self.out_tree = out_tree
         self.device = device
         self.donate = donate
+        self.spmd = spmd
 
     def as_text(self) -> str:
-        return _module_text(self.program, self.donate, self.device.platform)
+        platform = (self.device if self.spmd is None else self.spmd.mesh.device_list[0]).platform
+        return _module_text(self.program, self.donate, platform, self.spmd)
 
     def compile(self) -> Compiled:
-        return Compiled(self.program, self.in_tree, self.out_tree, self.device, self.donate)
+        return Compiled(self.program, self.in_tree, self.out_tree, self.device, self.donate,
+                        self.spmd)
 
 
 def _normalize_argnums(what: str, nums: int | Sequence[int], n: int | None) -> tuple[int, ...]:
@@ -223,6 +297,7 @@ class Jitted:
         self._device = device
         self._cache: dict[Any, Compiled] = {}
         self._flat_cache: dict[Any, Compiled] = {}
+        self._direct: dict[Any, Compiled] = {}
         self._plain = not static_argnums and not static_argnames
         functools.update_wrapper(self, fn, updated=())  # type: ignore[arg-type]
         try:
@@ -275,13 +350,30 @@ class Jitted:
 
         return call
 
+    def _stage(self, dyn: tuple[Any, ...], dkw: dict[str, Any], statics: tuple[Any, ...]
+               ) -> tuple[Program, PyTreeDef, PyTreeDef, Spmd | None, bool]:
+        """Stage for these arguments (under their mesh, when sharded) and place the program;
+        the flag says whether the placement depends on the current mesh."""
+        call = self._bound(dyn, dkw, statics)
+        leaves, in_tree = tree_flatten((dyn, dkw))
+        mesh, layouts = arg_layouts(leaves)
+        if mesh is None:
+            program, out_tree, _ = stage_with_tree(lambda a, k: call(a, k), (dyn, dkw),
+                                                   what="jit")
+        else:
+            with mesh:
+                program, out_tree, _ = stage_with_tree(lambda a, k: call(a, k), (dyn, dkw),
+                                                       what="jit")
+        ambient = mesh is None and places_values(program)
+        return program, in_tree, out_tree, spmd_for(program, mesh, layouts, ambient), ambient
+
     def _entry(self, dyn: tuple[Any, ...], dkw: dict[str, Any], statics: tuple[Any, ...]
                ) -> Compiled:
-        call = self._bound(dyn, dkw, statics)
-        program, out_tree, _ = stage_with_tree(lambda a, k: call(a, k), (dyn, dkw), what="jit")
-        _, in_tree = tree_flatten((dyn, dkw))
+        program, in_tree, out_tree, spmd, ambient = self._stage(dyn, dkw, statics)
         donate = self._donated(dyn, statics)
-        return Compiled(program, in_tree, out_tree, self.device, donate)
+        entry = Compiled(program, in_tree, out_tree, self.device, donate, spmd)
+        entry.ambient = ambient
+        return entry
 
     def _donated(self, dyn: tuple[Any, ...], statics: tuple[Any, ...]) -> tuple[int, ...]:
         if not self.donate_argnums:
@@ -303,8 +395,9 @@ class Jitted:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not kwargs and self._plain:
-            # the common case: positional arrays only; the key is their types
-            # (device buffers of one type share one aval object: its identity is the key)
+            # the common case: positional arrays only; the key is their types and placements
+            # (device buffers of one type on one device or layout share one aval object: its
+            # identity is the key)
             key: Any = []
             bufs: list[Any] = []
             for a in args:
@@ -318,11 +411,14 @@ class Jitted:
                     key.append((a._host.shape, a._host.dtype, a._weak))
             else:
                 key = tuple(key)
+                entry = self._direct.get(key)
+                if entry is not None:  # every buffer is exactly where the program wants it
+                    return entry.run_direct(bufs)
                 entry = self._flat_cache.get(key)
                 if entry is None:
-                    entry = self._flat_entry(args, key)
-                if len(bufs) == len(args) and entry._one_device:
-                    return entry.run_buffers(bufs)
+                    entry = self._flat_entry(args, key, bufs)
+                    if entry is None:
+                        return self._direct[key].run_direct(bufs)
                 return entry.run(args)
         if self.static_argnums or self.static_argnames or kwargs:
             dyn, dkw, statics = self._split(args, kwargs)
@@ -332,7 +428,7 @@ class Jitted:
         for x in leaves:
             if type(x) is Tracer:  # inside another staging: inline
                 return self.fn(*args, **kwargs)
-        key = (tree, statics, *[_sig(x) for x in leaves])
+        key = (tree, statics, get_mesh(), *[_sig(x) for x in leaves])
         entry = self._cache.get(key)
         if entry is None:
             entry = self._entry(dyn, dkw, statics)
@@ -341,37 +437,49 @@ class Jitted:
             self._cache[key] = entry
         return entry.run(leaves)
 
-    def _flat_entry(self, args: tuple[Any, ...], key: Any) -> Compiled:
-        types = tuple(_sig(a) for a in args)
-        entry = self._cache.get(("flat", types))
+    def _flat_entry(self, args: tuple[Any, ...], key: Any, bufs: list[Any]) -> Compiled | None:
+        """The entry for positional array arguments; registered as direct (returning None)
+        when `bufs` are every argument's buffer, placed exactly as the program expects."""
+        types = ("flat", get_mesh(), *[_sig(a) for a in args])
+        entry = self._cache.get(types)
         if entry is None:
             entry = self._entry(args, {}, ())
-            self._cache[("flat", types)] = entry
+            self._cache[types] = entry
+        if entry.ambient:
+            return entry  # placed by the current mesh: looked up again on every call
         if len(self._flat_cache) > CACHE_SIZE:
             self._flat_cache.clear()
+            self._direct.clear()
+        if len(bufs) == len(args) and all(b.aval is a for b, a in zip(bufs, entry.in_avals)):
+            self._direct[key] = entry
+            return None
         self._flat_cache[key] = entry
         return entry
 
     def lower(self, *args: Any, **kwargs: Any) -> Lowered:
         """Stage and lower for arguments like these (arrays, scalars or `TensorType`s)."""
         dyn, dkw, statics = self._split(args, kwargs)
-        call = self._bound(dyn, dkw, statics)
-        program, out_tree, _ = stage_with_tree(lambda a, k: call(a, k), (dyn, dkw), what="jit")
-        _, in_tree = tree_flatten((dyn, dkw))
-        return Lowered(program, in_tree, out_tree, self.device, self._donated(dyn, statics))
+        program, in_tree, out_tree, spmd, _ = self._stage(dyn, dkw, statics)
+        return Lowered(program, in_tree, out_tree, self.device, self._donated(dyn, statics),
+                       spmd)
 
     def clear_cache(self) -> None:
         self._cache.clear()
         self._flat_cache.clear()
+        self._direct.clear()
 
 
 def _sig(x: Any) -> Hashable:
     t = type(x)
     if t is Array:
         h = x._host
+        b = x._buffer
+        layout = getattr(b.aval, "layout", None) if b is not None else None
+        if layout is not None:
+            return (b.aval.shape, b.aval.dtype, x._weak, id(layout))
         if h is not None:
             return (h.shape, h.dtype, x._weak)
-        aval = x._buffer.aval
+        aval = b.aval
         return (aval.shape, aval.dtype, x._weak)
     if t is np.ndarray:
         return (x.shape, x.dtype, False)
