@@ -213,8 +213,8 @@ class _MeshSetting:
     def __init__(self, previous: list[Mesh]):
         self._previous = previous
 
-    def __enter__(self) -> Mesh:
-        return _MESH_STACK[-1]
+    def __enter__(self) -> Mesh | None:
+        return get_mesh()
 
     def __exit__(self, *exc: Any) -> None:
         _MESH_STACK[:] = self._previous
