@@ -59,6 +59,10 @@ def eval_rule(op: Op, *values: np.ndarray) -> Sequence[np.ndarray]:
 
 _builder_ids = itertools.count()
 
+STAGING: list[Builder] = []
+"""The builders whose functions are being staged right now, innermost last (`stage_flat`
+pushes and pops them). A collective bound with no symbolic operand is recorded in the last."""
+
 
 class Builder:
     """Collects the equations of one function being staged."""
@@ -222,7 +226,9 @@ def bind(op: Op, *args: Any, src: tuple[str, int] | None = None) -> Any:
         if type(a) is Tracer and (builder is None or a.builder.id > builder.id):
             builder = a.builder
     if builder is None:
-        return _bind_eager(op, args)
+        if not (op.collective and STAGING):
+            return _bind_eager(op, args)
+        builder = STAGING[-1]  # e.g. axis_index(), or psum of a constant, inside vmap
     if builder.done:
         for a in args:
             if type(a) is Tracer and a.builder is builder:
@@ -232,7 +238,7 @@ def bind(op: Op, *args: Any, src: tuple[str, int] | None = None) -> Any:
     outs = tuple(Var(t) for t in out_types)
     builder.eqns.append(Eqn(op, atoms, outs, src if src is not None else _user_src()))
     known: Sequence[np.ndarray | None] = (None,) * len(outs)
-    if builder.track_known:
+    if builder.track_known and not op.collective:
         in_known = [_known(a) for a in args]
         if all(k is not None for k in in_known):
             known = eval_rule(op, *in_known)
@@ -339,11 +345,13 @@ def stage_flat(fn: Callable[..., Sequence[Any]], in_types: Sequence[TensorType],
     ins = [Var(t) for t in in_types]
     tracers = [Tracer(v, builder, None if known is None else known[i])
                for i, v in enumerate(ins)]
+    STAGING.append(builder)
     try:
         raw = list(fn(*tracers))
         outs = [_output_atom(builder, x) for x in raw]
     finally:
         builder.done = True
+        STAGING.pop()
     captured = list(builder.captured.values())
     program = Program(tuple(v for _, v in captured) + tuple(ins), tuple(builder.eqns),
                       tuple(outs))

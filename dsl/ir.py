@@ -39,6 +39,11 @@ class Op:
     name: ClassVar[str] = "?"
     multiple_results: ClassVar[bool] = False
     family: ClassVar[str] = "other"
+    collective: ClassVar[bool] = False
+    """A collective's value depends on the named axes bound around it (`vmap`'s axis_name,
+    `shard_map`'s mesh axes): it is never computed while staging, even on known or concrete
+    operands, and with no symbolic operand it is recorded in the innermost staging in progress
+    (see `dsl.core.bind`)."""
 
     def infer(self, *in_types: TensorType) -> tuple[TensorType, ...]:
         raise NotImplementedError(type(self).__name__)

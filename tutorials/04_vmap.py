@@ -75,3 +75,55 @@ def halvings(x):
 
 
 print(vmap(halvings)(d.asarray([0.5, 3.0, 100.0, 1000.0])))  # [ 0  2  7 10]
+
+
+# %% [markdown]
+# ## Named axes and collectives
+#
+# `vmap(f, axis_name='i')` names the batch axis while `f` is staged, so `f` can compute *across*
+# the batch with the collectives of `jax.lax` (`d.psum`, `d.pmean`, `d.all_gather`,
+# `d.ppermute`, `d.all_to_all`, `d.psum_scatter`, `d.axis_index`). Each example sees one value;
+# the collective sees them all. vmap turns each collective into an operation on the batch axis
+# (a sum, a transpose, a gather), so the batched program has none left.
+
+# %%
+def standardize(x):
+    centered = x - d.pmean(x, "i")
+    return centered / d.sqrt(d.pmean(centered ** 2, "i"))
+
+
+batch = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+z = vmap(standardize, axis_name="i")(batch)
+np.testing.assert_allclose(np.asarray(z), (batch - batch.mean(0)) / batch.std(0), rtol=1e-5,
+                           atol=1e-6)
+show(vmap(standardize, axis_name="i"))(batch)
+
+# %% [markdown]
+# `ppermute` sends example `src`'s value to example `dst`; `axis_index` numbers the examples.
+# Nested vmaps give two names, and a collective over both acts on the whole grid, numbered
+# row-major.
+
+# %%
+rotate = vmap(lambda x: d.ppermute(x, "i", [(k, (k + 1) % 8) for k in range(8)]), axis_name="i")
+np.testing.assert_array_equal(np.asarray(rotate(batch)), np.roll(batch, 1, axis=0))
+
+grid = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+total = vmap(vmap(lambda x: d.psum(x, ("i", "j")), axis_name="j"), axis_name="i")(grid)
+position = vmap(vmap(lambda x: d.axis_index(("i", "j")), axis_name="j"), axis_name="i")(grid)
+print(total)
+print(position)  # [[0 1 2] [3 4 5]]
+np.testing.assert_array_equal(np.asarray(total), np.full((2, 3), grid.sum()))
+np.testing.assert_array_equal(np.asarray(position), np.arange(6).reshape(2, 3))
+
+# %% [markdown]
+# Collectives differentiate like any other operation: the transpose of a `psum` is a `psum`,
+# of an `all_gather` a `psum_scatter`, of a `ppermute` the inverse permutation.
+
+# %%
+g = grad(lambda xs: d.sum(vmap(standardize, axis_name="i")(xs)[:, 0] * d.arange(8.0)))(batch)
+centered = batch[:, 0] - batch[:, 0].mean()
+sd = centered.std()
+w = np.arange(8.0) - np.arange(8.0).mean()  # d/dx of sum(w * (x - mean) / sd)
+expected = (w - centered * (w @ centered) / (8 * sd ** 2)) / sd
+np.testing.assert_allclose(np.asarray(g)[:, 0], expected, rtol=1e-4, atol=1e-5)
+np.testing.assert_allclose(np.asarray(g)[:, 1:], 0.0, atol=1e-6)

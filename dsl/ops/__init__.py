@@ -1,6 +1,8 @@
 """The closed set of primitives, by family. `ALL_OPS` lists every primitive class."""
 
 from dsl.ir import OPS
+from dsl.ops.collectives import *  # noqa: F401,F403
+from dsl.ops.collectives import COLLECTIVES
 from dsl.ops.control import *  # noqa: F401,F403
 from dsl.ops.control import CONTROL
 from dsl.ops.elementwise import *  # noqa: F401,F403
@@ -11,5 +13,5 @@ from dsl.ops.structural import *  # noqa: F401,F403
 
 ALL_OPS = tuple(OPS.values())
 
-__all__ = ["ALL_OPS", "BINARY", "COMPARE", "CONTROL", "CUMULATIVE", "OPS", "REDUCTIONS",
-           "TERNARY", "UNARY"]
+__all__ = ["ALL_OPS", "BINARY", "COLLECTIVES", "COMPARE", "CONTROL", "CUMULATIVE", "OPS",
+           "REDUCTIONS", "TERNARY", "UNARY"]

@@ -9,9 +9,10 @@ the dtypes and shapes the op's type rule declares (tests check this).
 Importing this package registers the rules with `dsl.core.EVAL_HOOK`, which is how eager mode
 (ops on concrete values) reaches them without `dsl` importing the interpreters.
 
-The rules live in three modules by family: `elementwise` (unary, binary, comparison, casts),
-`structural` (shapes, indexing, reductions, dot, sort) and `control` (the combinators, which run
-their bodies through `eval_program`).
+The rules live in modules by family: `elementwise` (unary, binary, comparison, casts),
+`structural` (shapes, indexing, reductions, dot, sort), `control` (the combinators, which run
+their bodies through `eval_program`) and `collectives` (a documented refusal: collectives need
+the named axes of `vmap` or `shard_map`).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def fast_of(op: Op, values: Sequence[np.ndarray]) -> Callable[..., Any] | None:
 
 
 def _register() -> None:
-    from interpreters.evaluate import control, elementwise, structural  # noqa: F401
+    from interpreters.evaluate import collectives, control, elementwise, structural  # noqa: F401
 
     core.EVAL_HOOK[0] = sys.modules[__name__]
 

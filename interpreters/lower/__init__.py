@@ -15,7 +15,8 @@ become regions (`ctx.region`) or private functions deduplicated by their structu
 subnormals survive. `lower(program, debug=True)` parses and verifies the module with MLIR's own
 parser before anything is compiled, so a malformed rule fails at its line, not inside XLA.
 
-The rules live by family: `elementwise`, `structural`, `reductions`, `control`.
+The rules live by family: `elementwise`, `structural`, `reductions`, `control`, `collectives`
+(a documented refusal outside `shard_map`: `vmap` eliminates the collectives over its axes).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def dense(value: np.ndarray, t: TensorType) -> str:
 def _nested_bool(a: np.ndarray) -> str:
     if a.ndim == 0:
         return "true" if a else "false"
-    return "[" + ", ".join(_nested_bool(x) for x in a) + "]"
+    return "[" + ", ".join(_nested_bool(a[i, ...]) for i in range(a.shape[0])) + "]"
 
 
 def i64_array(values: Sequence[int]) -> str:
@@ -278,7 +279,7 @@ def _load_rules() -> None:
     if not _LOADED[0]:
         import importlib
 
-        for family in ("elementwise", "structural", "reductions", "control"):
+        for family in ("elementwise", "structural", "reductions", "control", "collectives"):
             try:
                 importlib.import_module(f"interpreters.lower.{family}")
             except ModuleNotFoundError as e:

@@ -4,7 +4,11 @@
 beside each value: an int (where the batch axis sits in that value) or `None` (the value is the
 same for every example). `BATCH_RULES[type(op)](op, values, dims, size) -> (outs, out_dims)`
 re-binds primitives on whole batches, so the result is one program over the batch (or, eagerly,
-the batched values at once). An equation whose inputs are all unbatched is re-bound unchanged.
+the batched values at once). An equation whose inputs are all unbatched is re-bound unchanged,
+except a collective: one over the axis being vectorized (`current_axis()`, pushed by
+`vmap(..., axis_name=...)`) acts across the batch even when its operand is the same in every
+example (`psum` of a constant, `axis_index`), so collectives always go through their rules, and
+so do combinators whose bodies hold a collective over that axis.
 Rules move batch dimensions and never loop; a primitive without a rule (a user extension) falls
 back to a loop over the batch that stacks the results, with a warning naming the primitive.
 
@@ -13,8 +17,9 @@ Rules are written with DSL ops only, so vmap composes with jit, grad and itself.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from dsl import lax
@@ -23,6 +28,26 @@ from dsl.ir import Lit, Op, Program, Var
 
 BatchRule = Callable[..., tuple[Sequence[Any], Sequence[Any]]]
 BATCH_RULES: dict[type[Op], BatchRule] = {}
+
+BATCH_AXES: list[str | None] = []
+"""The axis name that the batch interpreter running now eliminates (None: an unnamed vmap),
+innermost last. `vmap` pushes its `axis_name` around `batch_program`; the nested
+`batch_program` calls of the control-flow rules run inside that and so inherit it."""
+
+
+@contextlib.contextmanager
+def batching_axis(name: str | None) -> Iterator[None]:
+    """Run `batch_program` (and the rules it calls) as the batch of the axis `name`."""
+    BATCH_AXES.append(name)
+    try:
+        yield
+    finally:
+        BATCH_AXES.pop()
+
+
+def current_axis() -> str | None:
+    """The axis name of the batch being vectorized now (None if unnamed or none)."""
+    return BATCH_AXES[-1] if BATCH_AXES else None
 
 
 def moveaxis(x: Any, src: int, dst: int) -> Any:
@@ -54,10 +79,11 @@ def batch_program(program: Program, values: Sequence[Any], dims: Sequence[int | 
     """Run `program` on batched `values` (batch axis `dims[i]`, None = unbatched)."""
     env: dict[Var, Any] = dict(zip(program.inputs, values))
     denv: dict[Var, int | None] = dict(zip(program.inputs, dims))
+    axis = current_axis()
     for eqn in program.eqns:
         ins = [_read(env, a) for a in eqn.inputs]
         ds = [None if type(a) is Lit else denv[a] for a in eqn.inputs]
-        if all(d is None for d in ds):
+        if all(d is None for d in ds) and not _acts_on(eqn.op, axis):
             outs = bind(eqn.op, *ins, src=eqn.src)
             outs = list(outs) if eqn.op.multiple_results else [outs]
             out_ds: list[int | None] = [None] * len(outs)
@@ -72,6 +98,29 @@ def batch_program(program: Program, values: Sequence[Any], dims: Sequence[int | 
         denv.update(zip(eqn.outputs, out_ds))
     return ([_read(env, a) for a in program.outputs],
             [None if type(a) is Lit else denv[a] for a in program.outputs])
+
+
+_NAMED: dict[Program, frozenset[str]] = {}
+
+
+def axes_named_in(program: Program) -> frozenset[str]:
+    """The axis names of the collectives in `program` and its nested bodies (cached)."""
+    names = _NAMED.get(program)
+    if names is None:
+        names = frozenset(a for e in program.walk() if e.op.collective
+                          for a in e.op.axes)  # type: ignore[attr-defined]
+        if len(_NAMED) > 4096:
+            _NAMED.clear()
+        _NAMED[program] = names
+    return names
+
+
+def _acts_on(op: Op, axis: str | None) -> bool:
+    """Whether `op` must go through its rule even with every input unbatched: it is a
+    collective, or it holds a body with a collective over the named `axis` of this batch."""
+    if op.collective:
+        return True
+    return axis is not None and any(axis in axes_named_in(p) for p in op.programs())
 
 
 def _loop_fallback(op: Op, ins: list[Any], dims: list[int | None], size: int
@@ -106,7 +155,7 @@ def load_rules() -> None:
     """Import the rule modules (each registers its family's rules)."""
     import importlib
 
-    for family in ("elementwise", "structural", "control"):
+    for family in ("elementwise", "structural", "control", "collectives"):
         try:
             importlib.import_module(f"interpreters.vectorize.{family}")
         except ModuleNotFoundError as e:
@@ -114,4 +163,5 @@ def load_rules() -> None:
                 raise
 
 
-__all__ = ["BATCH_RULES", "batch_program", "bdim_to_front", "load_rules", "moveaxis"]
+__all__ = ["BATCH_AXES", "BATCH_RULES", "axes_named_in", "batch_program", "batching_axis",
+           "bdim_to_front", "current_axis", "load_rules", "moveaxis"]

@@ -4,6 +4,10 @@
 arguments/results. The function is staged once on one example's types; `batch_program` then runs
 the program on the whole batch (eagerly, or staged into an enclosing program under jit, grad or
 another vmap).
+
+`axis_name` names the batch axis: it is bound in `dsl.axes` while `fn` is staged, so the
+collectives in `fn` (`d.psum(x, 'i')`, `d.axis_index('i')`, ...) name it, and `batch_program`
+runs as that axis's batch (`batching_axis`), so their rules act across the batch.
 """
 
 from __future__ import annotations
@@ -13,14 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from dsl.array import Array
+from dsl.axes import bound_axes, check_name
 from dsl.core import Tracer, stage_flat
 from dsl.errors import ArgumentTypeError, ArgumentValueError
 from dsl.pytree import (flatten_up_to, keystr, tree_flatten, tree_flatten_with_path, tree_leaves,
                         tree_structure, tree_unflatten)
 from dsl.types import TensorType
-from interpreters.vectorize import batch_program, load_rules, moveaxis
-
-AXIS_NAMES: list[tuple[str, int]] = []  # the named batch axes in scope, innermost last
+from interpreters.vectorize import batch_program, batching_axis, load_rules, moveaxis
 
 
 def _leaf(x: Any) -> Any:
@@ -58,6 +61,8 @@ def vmap(fn: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
     """Map `fn` over an axis of its arguments, vectorized (no Python loop)."""
     if not callable(fn):
         raise ArgumentTypeError(f"vmap: expected a function, got {type(fn).__name__}")
+    if axis_name is not None:
+        check_name("vmap", axis_name)
     load_rules()
 
     @functools.wraps(fn, updated=())  # (never merge the wrapped object's __dict__ into ours)
@@ -95,13 +100,11 @@ def vmap(fn: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
             box.append(out_tree)
             return [_leaf(o) for o in out_leaves]
 
-        AXIS_NAMES.append((axis_name or "", size))
-        try:
+        with bound_axes([] if axis_name is None else [(axis_name, size)]):
             program, captured, _ = stage_flat(flat, types)
-        finally:
-            AXIS_NAMES.pop()
-        outs, out_dims = batch_program(program, [*captured, *leaves],
-                                       [None] * len(captured) + dims, size)
+        with batching_axis(axis_name):
+            outs, out_dims = batch_program(program, [*captured, *leaves],
+                                           [None] * len(captured) + dims, size)
         out_tree = box[0]
         oaxes = _axes_for("out_axes", out_axes, tree_unflatten(out_tree, list(range(len(outs)))),
                           len(outs))
@@ -129,4 +132,4 @@ def vmap(fn: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
     return batched
 
 
-__all__ = ["AXIS_NAMES", "vmap"]
+__all__ = ["vmap"]
