@@ -21,6 +21,7 @@ from dsl.pytree import (register_pytree, tree_flatten, tree_leaves, tree_map, tr
 from dsl.parser import parse
 from dsl.sharding import (AxisType, Mesh, NamedSharding, P, PartitionSpec, get_mesh, make_mesh,
                           set_mesh, typeof)
+from dsl.sharding_ops import reshard, with_sharding_constraint
 from dsl.staging import stage
 from dsl.typecheck import typecheck
 from dsl.types import FunctionType, TensorType

@@ -138,7 +138,8 @@ def _length(what: str, xs: _Leaves, length: int | None) -> int | None:
 
 
 def _unstacked(t: TensorType) -> TensorType:
-    return TensorType(t.shape[1:], t.dtype, t.weak)
+    s = t.sharding[1:] if t.sharding is not None and any(t.sharding[1:]) else None
+    return TensorType(t.shape[1:], t.dtype, t.weak, s)
 
 
 def _element(t: TensorType) -> TensorType:

@@ -205,10 +205,16 @@ _INFER_CACHE: dict[tuple[Any, ...], tuple[TensorType, ...]] = {}
 
 
 def infer(op: Op, in_types: tuple[TensorType, ...]) -> tuple[TensorType, ...]:
-    """`op.infer(*in_types)`, memoised (ops and types are hashable)."""
+    """`op.infer(*in_types)`, memoised (ops and types are hashable); when an input type is
+    sharded, the output types' shardings come from `dsl.sharding_rules`."""
     key = (op, in_types)
     out = _INFER_CACHE.get(key)
     if out is None:
+        for t in in_types:
+            if t.sharding is not None:  # Explicit shardings: derived by dsl.sharding_rules
+                from dsl.sharding_rules import infer_sharded
+
+                return infer_sharded(op, in_types)
         out = op.infer(*in_types)
         if len(_INFER_CACHE) > 100_000:
             _INFER_CACHE.clear()

@@ -15,8 +15,8 @@ the op's name (no space) opens its parameters; anywhere else it starts a list li
 
 Each program is its own scope: bodies are closed, so a body naming a variable of the program
 around it is an error. Every equation is checked as it is read: the op's type rule runs on the
-input types and must give the declared output types (shardings aside: the type rules do not
-derive them, so the declared ones are kept). Errors are `ParseError`s naming the line, the
+input types and must give the declared output types (shardings aside: the declared ones are
+kept, and `typecheck` compares them with what the sharding rules derive). Errors are `ParseError`s naming the line, the
 column and what was expected.
 """
 

@@ -7,8 +7,9 @@ types are what its op's type rule gives for its input types. Tests run it after 
 a transform that builds an equation by hand with a wrong output type is caught here, at the
 equation, rather than later as a wrong answer.
 
-Shardings in types are not checked: the type rules do not derive them (the sharding interpreter
-does), so an equation's outputs match when shape, dtype and weak flag match.
+Shardings in types are checked too: where an input type is sharded, the sharding rules
+(`dsl.sharding_rules`, under the current mesh) derive the outputs' shardings, and the declared
+ones must equal them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from dsl.types import TensorType
 
 
 def _same(a: TensorType, b: TensorType) -> bool:
-    return a.shape == b.shape and a.dtype == b.dtype and a.weak == b.weak
+    return a.shape == b.shape and a.dtype == b.dtype and a.weak == b.weak \
+        and a.sharding == b.sharding
 
 
 def _types(ts: tuple[TensorType, ...]) -> str:

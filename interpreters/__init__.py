@@ -11,6 +11,7 @@ from interpreters.differentiate.custom import checkpoint, custom_jvp, custom_vjp
 from interpreters.export import Exported, export, load
 from interpreters.jit import jit
 from interpreters.show import show
+from interpreters import sharding as _sharding  # noqa: F401  (sharding_constraint's rules)
 from interpreters.vectorize.api import vmap
 
 __all__ = ["Exported", "checkpoint", "custom_jvp", "custom_vjp", "evaluate", "export", "float0",

@@ -94,6 +94,19 @@ def add_any(a: Any, b: Any) -> Any:
     return lax.add(a, b)
 
 
+def like_primal(x: Any, t: TensorType) -> Any:
+    """Tangent or cotangent `x` with the sharding of its primal's type `t` (a
+    `sharding_constraint` where the rules gave it another one; nothing for unsharded values)."""
+    if isinstance(x, Zero):
+        return x
+    xt = getattr(x, "type", None)
+    if (xt.sharding if xt is not None else None) == t.sharding:
+        return x
+    from dsl.sharding_ops import constrain
+
+    return constrain(x, t.sharding)
+
+
 def _read(env: dict[Var, Any], a: Var | Lit) -> Any:
     if type(a) is Lit:
         return Array(a.value, a.type.weak)
@@ -125,7 +138,7 @@ def jvp_program(program: Program, primals: Sequence[Any], tangents: Sequence[Any
             outs, touts = list(outs), list(touts)
         for v, o, t in zip(eqn.outputs, outs, touts):
             env[v] = o
-            tenv[v] = t if differentiable(v.type) else Zero(v.type)
+            tenv[v] = like_primal(t, v.type) if differentiable(v.type) else Zero(v.type)
     out_p = [_read(env, a) for a in program.outputs]
     out_t = [Zero(a.type) if type(a) is Lit else tenv[a] for a in program.outputs]
     return out_p, out_t
@@ -190,7 +203,7 @@ def backward(program: Program, env: dict[Any, Any], cts_out: Sequence[Any]) -> l
             cins = rule(eqn.op, ins, outs, couts)
         for a, c in zip(eqn.inputs, cins):
             if type(a) is Var and differentiable(a.type) and not isinstance(c, Zero):
-                ct[a] = add_any(ct.get(a, Zero(a.type)), c)
+                ct[a] = add_any(ct.get(a, Zero(a.type)), like_primal(c, a.type))
     return [ct.get(v, Zero(v.type)) for v in program.inputs]
 
 
@@ -232,5 +245,6 @@ def load_rules() -> None:
                 raise
 
 
-__all__ = ["JVP_RULES", "RESIDUAL_RULES", "VJP_RULES", "Zero", "add_any", "backward", "differentiable", "forward",
-           "instantiate", "jvp_program", "load_rules", "stage_body", "vjp_program", "zeros"]
+__all__ = ["JVP_RULES", "RESIDUAL_RULES", "VJP_RULES", "Zero", "add_any", "backward",
+           "differentiable", "forward", "instantiate", "jvp_program", "like_primal", "load_rules",
+           "stage_body", "vjp_program", "zeros"]

@@ -41,6 +41,7 @@ from dsl import lax
 from dsl import ops as P
 from dsl.array import Array
 from dsl.core import bind
+from dsl.types import Sharding
 from interpreters.differentiate import JVP_RULES, VJP_RULES, Zero, add_any, instantiate, type_of
 
 Rules = tuple[list[Any], list[Any]]
@@ -378,10 +379,11 @@ def _dot_jvp(op: P.DotGeneral, primals: list[Any], tangents: list[Any]) -> Rules
 
 def _dot_operand_ct(z_bar: Any, other: Any, own: tuple[list[int], list[int], list[int]],
                     theirs: tuple[list[int], list[int], list[int]], their_pos: list[int],
-                    dtype: np.dtype) -> Any:
+                    dtype: np.dtype, want: Sharding | None = None) -> Any:
     """The cotangent of one dot_general operand: contract the output cotangent with the other
     operand over the other's free dimensions, batch over the batch dimensions, then transpose
-    to the operand's dimension order. `own`/`theirs` are (batch, free, contracting) dims."""
+    to the operand's dimension order. `own`/`theirs` are (batch, free, contracting) dims.
+    `want` is the operand's sharding, which its cotangent gets (operands resharded to fit)."""
     own_b, own_f, own_c = own
     their_b, their_f, their_c = theirs
     if other.dtype != z_bar.dtype:  # a `preferred` accumulation dtype: work in it, convert back
@@ -393,12 +395,43 @@ def _dot_operand_ct(z_bar: Any, other: Any, own: tuple[list[int], list[int], lis
     if order != sorted(order) and swapped == sorted(swapped):
         # `other` first gives the operand's own dimension order: no transpose (the weight
         # gradient x^T z_bar of a matmul, as XLA likes it)
-        res = lax.dot_general(other, z_bar, (their_f, their_pos), (their_b, z_batch))
+        a, b, res_order = other, z_bar, swapped
+        dims = ((their_f, their_pos), (their_b, z_batch))
     else:
-        res = lax.dot_general(z_bar, other, (their_pos, their_f), (z_batch, their_b))
-        if order != sorted(order):
-            res = lax.transpose(res, [int(i) for i in np.argsort(order)])
+        a, b, res_order = z_bar, other, order
+        dims = ((their_pos, their_f), (z_batch, their_b))
+    if want is not None or a.type.sharding is not None or b.type.sharding is not None:
+        a, b = _dot_fit(a, b, dims, want, res_order)
+    res = lax.dot_general(a, b, *dims)
+    if res_order != sorted(res_order):
+        res = lax.transpose(res, [int(i) for i in np.argsort(res_order)])
     return _cast(res, dtype) if res.dtype != dtype else res
+
+
+def _dot_fit(a: Any, b: Any, dims: tuple[Any, Any], want: Sharding | None,
+             res_order: list[int]) -> tuple[Any, Any]:
+    """Operands `a`, `b` as they are when their dot_general is legally sharded (the reverse
+    walker then reshards the cotangent to `want`, e.g. by a reduce-scatter); otherwise resharded
+    so that the result (whose dimension i is the operand's dimension `res_order[i]`) is split
+    as `want` (JAX's `out_sharding`; e.g. the weights all-gathered in a sharded matmul)."""
+    from dsl.core import infer
+    from dsl.errors import ShardingError
+    from dsl.sharding_ops import constrain, dot_operand_shardings
+
+    contracting = (tuple(dims[0][0]), tuple(dims[0][1]))
+    batch = (tuple(dims[1][0]), tuple(dims[1][1]))
+    try:
+        infer(P.DotGeneral(contracting=contracting, batch=batch), (a.type, b.type))
+        return a, b
+    except ShardingError:
+        pass
+    w = None if want is None else tuple(want[i] for i in res_order)
+    sa, sb = dot_operand_shardings(a.type, b.type, contracting, batch, w)
+    if (a.type.sharding or ((),) * a.ndim) != sa:
+        a = constrain(a, sa)
+    if (b.type.sharding or ((),) * b.ndim) != sb:
+        b = constrain(b, sb)
+    return a, b
 
 
 def _dot_vjp(op: P.DotGeneral, xs: list[Any], outs: list[Any], cts: list[Any]) -> list[Any]:
@@ -412,8 +445,8 @@ def _dot_vjp(op: P.DotGeneral, xs: list[Any], outs: list[Any], cts: list[Any]) -
     y_pos = list(range(nb + len(lf), nb + len(lf) + len(rf)))
     lhs = (list(lb), lf, list(lc))
     rhs = (list(rb), rf, list(rc))
-    x_bar = _dot_operand_ct(z_bar, y, lhs, rhs, y_pos, x.dtype)
-    y_bar = _dot_operand_ct(z_bar, x, rhs, lhs, x_pos, y.dtype)
+    x_bar = _dot_operand_ct(z_bar, y, lhs, rhs, y_pos, x.dtype, x.type.sharding)
+    y_bar = _dot_operand_ct(z_bar, x, rhs, lhs, x_pos, y.dtype, y.type.sharding)
     return [x_bar, y_bar]
 
 

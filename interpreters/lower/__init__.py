@@ -28,8 +28,11 @@ import attrs
 import numpy as np
 
 from dsl import dtypes
-from dsl.ir import Lit, Op, Program, Var
-from dsl.types import TensorType
+from dsl.errors import ShardingError
+from dsl.ir import Eqn, Lit, Op, Program, Var
+from dsl.ops.sharding import ShardingConstraint
+from dsl.sharding import get_mesh, hlo_sharding
+from dsl.types import Sharding, TensorType
 
 Rule = Callable[..., list["Value"]]
 RULES: dict[type[Op], Rule] = {}
@@ -182,8 +185,34 @@ def _lower_eqns(ctx: Ctx, program: Program, args: list[Value]) -> list[Value]:
             raise NotImplementedError(f"no lowering rule for primitive {eqn.op.name}")
         outs = rule(ctx, eqn.op, [read(a) for a in eqn.inputs],
                     tuple(v.type for v in eqn.outputs))
+        for v in eqn.outputs:
+            if v.type.sharding is not None:  # the types' shardings become constraints for XLA
+                outs = _annotate_outputs(ctx, eqn, outs)
+                break
         env.update(zip(eqn.outputs, outs))
     return [read(a) for a in program.outputs]
+
+
+def annotate_sharding(ctx: Ctx, v: Value, parts: Sharding) -> Value:
+    """`v` constrained to be split as `parts` (per dimension, mesh axes) on the current mesh:
+    XLA's `Sharding` custom call with the GSPMD attribute. Without a current mesh, `v`."""
+    mesh = get_mesh()
+    if mesh is None:
+        return v
+    unknown = [a for axes in parts for a in axes if a not in mesh.axis_names]
+    if unknown:
+        raise ShardingError(f"lowering: a value of type {v.type} is split over mesh axis "
+                            f"{unknown[0]!r}, which the current mesh {mesh!r} does not have")
+    attr = hlo_sharding(parts, mesh)
+    return ctx.op("stablehlo.custom_call", [v], [v.type], attributes={
+        "call_target_name": '"Sharding"', "mhlo.sharding": f'"{attr}"'})[0]
+
+
+def _annotate_outputs(ctx: Ctx, eqn: Eqn, outs: Sequence[Value]) -> list[Value]:
+    if type(eqn.op) is ShardingConstraint:  # its rule emits the constraint itself
+        return list(outs)
+    return [o if v.type.sharding is None else annotate_sharding(ctx, o, v.type.sharding)
+            for v, o in zip(eqn.outputs, outs)]
 
 
 def _function(module: Module, program: Program, name: str, *, public: bool,
@@ -288,5 +317,5 @@ def _load_rules() -> None:
         _LOADED[0] = True
 
 
-__all__ = ["RULES", "Ctx", "Module", "Value", "dense", "element_type", "i64_array",
-           "lower_program", "run_on_cpu", "tensor_type", "verify"]
+__all__ = ["RULES", "Ctx", "Module", "Value", "annotate_sharding", "dense", "element_type",
+           "i64_array", "lower_program", "run_on_cpu", "tensor_type", "verify"]

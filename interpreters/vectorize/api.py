@@ -89,9 +89,8 @@ def vmap(fn: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
             raise ArgumentValueError("vmap: no argument is mapped (all in_axes are None); pass "
                                      "axis_size=")
         dims = [None if ax is None else ax % x.ndim for x, ax in zip(leaves, axes)]
-        types = [x.type if d is None else TensorType(
-            tuple(s for i, s in enumerate(x.shape) if i != d), x.dtype, x.weak)
-            for x, d in zip(leaves, dims)]
+        types = [x.type if d is None else _example_type(x.type, d)
+                 for x, d in zip(leaves, dims)]
         box: list[Any] = []
 
         def flat(*xs: Any) -> list[Any]:
@@ -133,3 +132,10 @@ def vmap(fn: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
 
 
 __all__ = ["vmap"]
+
+
+def _example_type(t: TensorType, d: int) -> TensorType:
+    """One example's type: `t` without dimension `d` (the other dimensions keep their axes)."""
+    shape = tuple(n for i, n in enumerate(t.shape) if i != d)
+    s = None if t.sharding is None else tuple(a for i, a in enumerate(t.sharding) if i != d)
+    return TensorType(shape, t.dtype, t.weak, s if s and any(s) else None)

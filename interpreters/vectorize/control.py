@@ -60,12 +60,26 @@ def _types(values: Sequence[Any]) -> list[TensorType]:
 
 
 def _batched_type(t: TensorType, dim: Dim, size: int) -> TensorType:
-    """`t` (one example's type) with a batch axis of `size` inserted at `dim`."""
+    """`t` (one example's type) with a batch axis of `size` inserted at `dim` (replicated; the
+    other dimensions keep their shardings)."""
     if dim is None:
         return t
     shape = list(t.shape)
     shape.insert(dim, size)
-    return t.with_shape(tuple(shape))
+    if t.sharding is None:
+        return t.with_shape(tuple(shape))
+    parts = list(t.sharding)
+    parts.insert(dim, ())
+    return TensorType(tuple(shape), t.dtype, t.weak, tuple(parts))
+
+
+def _without_dim(t: TensorType, dim: int) -> TensorType:
+    """`t` without dimension `dim` (the other dimensions keep their shardings)."""
+    shape = tuple(n for i, n in enumerate(t.shape) if i != dim)
+    if t.sharding is None:
+        return t.with_shape(shape)
+    parts = tuple(a for i, a in enumerate(t.sharding) if i != dim)
+    return TensorType(shape, t.dtype, t.weak, parts if any(parts) else None)
 
 
 def _force(x: Any, dim: Dim, want: bool, size: int) -> Any:
@@ -100,7 +114,7 @@ def _map_over_batch(op: Op, values: list[Any], dims: list[Dim], size: int
         outs = bind(op, *operands)
         return list(outs) if op.multiple_results else [outs]
 
-    types = _types(consts) + [x.type.with_shape(x.shape[1:]) for x in xs]
+    types = _types(consts) + [_without_dim(x.type, 0) for x in xs]
     program = _closed(body, types)
     outs = bind(P.Map(body=program, num_consts=len(consts)), *consts, *xs)
     return list(outs), [0] * len(outs)
@@ -115,7 +129,7 @@ def map_vectorize(op: P.Map, values: list[Any], dims: list[Dim], size: int
     nc = op.num_consts
     xs = [x if d is None else moveaxis(x, d, 1) for x, d in zip(values[nc:], dims[nc:])]
     in_dims = list(dims[:nc]) + [None if d is None else 0 for d in dims[nc:]]
-    types = _types(values[:nc]) + [x.type.with_shape(x.shape[1:]) for x in xs]
+    types = _types(values[:nc]) + [_without_dim(x.type, 0) for x in xs]
     found: list[list[Dim]] = []
 
     def body(*args: Any) -> list[Any]:
@@ -135,11 +149,11 @@ def scan_vectorize(op: P.Scan, values: list[Any], dims: list[Dim], size: int
     cdims, kdims, xdims = _split(dims, nc, nk)
     xs = [x if d is None else moveaxis(x, d, 1) for x, d in zip(xs, xdims)]
     x_in = [None if d is None else 0 for d in xdims]
-    x_types = [x.type.with_shape(x.shape[1:]) for x in xs]
+    x_types = [_without_dim(x.type, 0) for x in xs]
     batched = [d is not None for d in kdims]
     while True:
-        carry_types = [_batched_type(v.type if d is None else v.type.with_shape(
-            tuple(n for i, n in enumerate(v.shape) if i != d)), 0 if b else None, size)
+        carry_types = [_batched_type(v.type if d is None else _without_dim(v.type, d),
+                                     0 if b else None, size)
             for v, d, b in zip(carry, kdims, batched)]
         found: list[list[Dim]] = []
         want = list(batched)
@@ -270,8 +284,7 @@ def while_loop_vectorize(op: P.WhileLoop, values: list[Any], dims: list[Dim], si
     nc, nb = op.cond_consts, op.body_consts
     cconsts, bconsts, carry = _split(values, nc, nb)
     cdims, bdims, kdims = _split(dims, nc, nb)
-    example = [v.type if d is None else v.type.with_shape(
-        tuple(n for i, n in enumerate(v.shape) if i != d)) for v, d in zip(carry, kdims)]
+    example = [v.type if d is None else _without_dim(v.type, d) for v, d in zip(carry, kdims)]
     batched = [d is not None for d in kdims]
     cc_types, bc_types = _types(cconsts), _types(bconsts)
     while True:
