@@ -3,6 +3,7 @@ PJRT runtime), differentiate (jvp, vjp, grad and the rest), vectorize (vmap), an
 interpreter is one walker plus one table of rules keyed by op class. `laws` holds the checkers
 that tie them together."""
 
+import backends  # noqa: F401  (tells dsl.make_mesh the devices)
 from interpreters import evaluate  # a callable package: evaluate(f)(*args)
 from interpreters import laws
 from interpreters.differentiate.api import (float0, grad, hessian, jacfwd, jacrev, jvp,
