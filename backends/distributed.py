@@ -302,6 +302,7 @@ def initialize(coordinator_address: str, num_processes: int, process_id: int,
             _shutdown_locked()
             raise
         _STATE.cpu = cpu
+        xla.WAIT_HOOK[0] = wait
         watchdog = threading.Thread(target=_watch, args=(_STATE.stopping,),
                                     name="combinax-distributed-watchdog", daemon=True)
         _STATE.watchdog = watchdog

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -193,9 +193,25 @@ def layout_of(buffer: Any) -> Any:
     return getattr(buffer.aval, "layout", None)
 
 
+# `backends.distributed` installs here a wait that raises `PeerLostError` (instead of blocking
+# forever in a collective) once another process of a multi-process job has stopped
+WAIT_HOOK: list[Callable[[list[Any]], None] | None] = [None]
+
+
+def wait_ready(buffer: Any) -> None:
+    """Block until a device buffer is computed."""
+    hook = WAIT_HOOK[0]
+    if hook is None:
+        buffer.block_until_ready()
+    else:
+        hook([buffer])
+
+
 def to_host(buffer: Any) -> np.ndarray:
     """A host NumPy array of a device buffer (zero-copy and read-only on CPU for a
     single-device buffer; a sharded buffer is gathered into a new array)."""
+    if WAIT_HOOK[0] is not None:
+        WAIT_HOOK[0]([buffer])
     layout = getattr(buffer.aval, "layout", None)
     if layout is not None:
         return gather(buffer, layout)

@@ -299,7 +299,7 @@ class Array(ArrayOps):
     def block_until_ready(self) -> Array:
         """Wait until a device computation producing this array has finished."""
         if self._buffer is not None:
-            self._buffer.block_until_ready()
+            DEVICE_HOOK[0].wait_ready(self._buffer)
         return self
 
     @property

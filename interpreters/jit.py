@@ -187,7 +187,9 @@ class Compiled:
         self._calls += 1
         if self._calls >= _SYNC_EVERY and outs:
             self._calls = 0
-            outs[0].block_until_ready()
+            from backends import xla
+
+            xla.wait_ready(outs[0])
         if self._single_leaf_out:
             return Array._on_device(outs[0], self._out_weak[0])
         return tree_unflatten(self.out_tree, [Array._on_device(b, w) for b, w in

@@ -2,8 +2,11 @@
 
     python tests/distributed_worker.py SCENARIO PORT PROCESS_ID NUM_PROCESSES [ARG]
 
-Scenarios: `allreduce` (a hand-written all-reduce over the 8 global devices), `die` (process
-ARG exits abruptly after a few all-reduces; the survivor must raise `PeerLostError`).
+Scenarios: `allreduce` (a hand-written all-reduce over the 8 global devices), `run` (that, then
+ARG jitted training steps of a small MLP, data-parallel over a 'data' mesh of the 8 global
+devices), `bench` (the README's MLP step timed), `die` (process ARG exits abruptly after a few
+all-reduces; the survivor must raise `PeerLostError`), `errors` (failures of `initialize` and a
+one-process job).
 Each process prints `RESULT <json>` lines that the test checks against NumPy, and, when a peer
 is lost, `PEER_LOST <message>` (exit status 3).
 """
@@ -55,91 +58,116 @@ def emit(kind: str, payload: Any) -> None:
     print(f"{kind} {json.dumps(payload)}", flush=True)
 
 
-class _Aval:
-    def __init__(self, shape: tuple[int, ...], dtype: Any):
-        self.shape, self.dtype, self.weak_type, self.ndim = shape, np.dtype(dtype), False, len(
-            shape)
+def global_mesh(axis: str) -> Any:
+    from dsl.sharding import make_mesh
 
-
-class _TempXla:
-    """Until backends.xla compiles and puts sharded arrays (in progress elsewhere)."""
-
-    @staticmethod
-    def compile_text(text: str, devices: list[Any], num_partitions: int) -> Any:
-        from jaxlib import xla_client as xc
-        opts = xc.CompileOptions()
-        opts.num_partitions = num_partitions
-        opts.executable_build_options.use_spmd_partitioning = True
-        opts.device_assignment = xc.DeviceAssignment.create(np.array([[d.id for d in devices]]))
-        return devices[0].client.compile_and_load(text, xc.DeviceList(tuple(devices)), opts)
-
-    @staticmethod
-    def _sharding(devices: list[Any], spec: str, shape: tuple[int, ...]) -> Any:
-        from jaxlib import xla_client as xc
-        hlo = xc.HloSharding.iota_tile([8, 1])
-
-        class S(xc.GSPMDSharding):  # type: ignore[misc, name-defined]
-            def _to_xla_hlo_sharding(self, ndim: int) -> Any:
-                return hlo
-
-            @property
-            def _device_assignment(self) -> tuple[Any, ...]:
-                return tuple(devices)
-
-            @property
-            def memory_kind(self) -> None:
-                return None
-
-            def devices_indices_map(self, shape: tuple[int, ...]) -> Any:
-                return {d: (slice(i, i + 1), slice(None)) for i, d in enumerate(devices)}
-
-        return S(xc.DeviceList(tuple(devices)), hlo)
-
-    @classmethod
-    def put_sharded(cls, shards: list[np.ndarray], shape: tuple[int, ...], dtype: Any,
-                    devices: list[Any], spec: str, local: list[Any]) -> Any:
-        from jaxlib import xla_client as xc
-        aval = _Aval(shape, dtype)
-        return xc.batched_device_put(aval, cls._sharding(devices, spec, shape), shards, local,
-                                     enable_x64=True)
-
-    @classmethod
-    def execute_sharded(cls, exe: Any, arrays: list[Any], outs: list[Any], devices: list[Any],
-                        spec: str) -> Any:
-        from jaxlib import xla_client as xc
-        handlers = [xc.array_result_handler(_Aval(sh, dt), cls._sharding(
-            devices, spec, sh), True, _skip_checks=True) for sh, dt in outs]
-        return exe.execute_sharded(arrays).consume_with_handlers(handlers)
-
-    @staticmethod
-    def local_shards(arr: Any) -> list[Any]:
-        return list(arr._arrays)
-
-    @staticmethod
-    def to_host(buf: Any) -> np.ndarray:
-        return buf._single_device_array_to_np_array_did_copy()[0]
+    return make_mesh((len(backends.devices()),), (axis,))
 
 
 def allreduce_runner() -> Any:
-    """Compile the hand-written module for the 8 global devices; return run(x) -> this process's
-    rows of the result (row i of the global result lives on global device i)."""
-    xla = _TempXla
+    """Compile the hand-written module through `backends.xla` for the 8 global devices; return
+    run(x) -> this process's rows of the result (row i lives on global device i)."""
+    from backends import xla
+    from dsl.array import Array
+    from dsl.types import TensorType
 
-    devices = backends.devices()
-    exe = xla.compile_text(ALLREDUCE, devices, num_partitions=len(devices))
-    rows = {d: i for i, d in enumerate(devices)}
-    local = backends.local_devices()
+    mesh = global_mesh("x")
+    t = TensorType((8, 2), np.dtype(np.float32))
+    lay = xla.layout(mesh, (("x",), ()))
+    exe = xla.compile_spmd(ALLREDUCE, mesh.device_list, [False])
+    handler = xla.sharded_result_handler(t, lay)
+    rows = {d: i for i, d in enumerate(mesh.device_list)}
 
     def run(x: np.ndarray) -> dict[int, list[float]]:
-        arr = xla.put_sharded([x[rows[d]:rows[d] + 1] for d in local], x.shape, x.dtype, devices,
-                              "{devices=[8,1]<=[8]}", local)
-        (out,) = xla.execute_sharded(exe, [arr], [((8, 2), np.dtype(np.float32))], devices,
-                                     "{devices=[8,1]<=[8]}")
+        (out,) = exe.execute_sharded([xla.put_sharded(x, t, lay)]).consume_with_handlers(
+            [handler])
         distributed.wait([out])
-        return {rows[d]: xla.to_host(s).reshape(-1).tolist()
-                for d, s in zip(local, xla.local_shards(out))}
+        return {rows[s.device]: np.asarray(s.data).reshape(-1).tolist()
+                for s in Array._on_device(out, False).addressable_shards}
 
     return run
+
+
+SIZES = (8, 16, 4)
+BATCH = 64
+LR = 0.1
+
+
+def mlp_data(sizes: tuple[int, ...], batch: int) -> tuple[list[Any], np.ndarray, np.ndarray]:
+    """The same parameters and batch in every process (a fixed seed)."""
+    rng = np.random.default_rng(0)
+    params = [((rng.normal(size=(m, n)) / np.sqrt(m)).astype(np.float32),
+               (0.1 * rng.normal(size=n)).astype(np.float32))
+              for m, n in zip(sizes[:-1], sizes[1:])]
+    xb = rng.normal(size=(batch, sizes[0])).astype(np.float32)
+    yb = rng.normal(size=(batch, sizes[-1])).astype(np.float32)
+    return params, xb, yb
+
+
+def make_step(batch: int) -> Any:
+    """One SGD step of an MLP (tanh hidden layers, linear output, mean squared error)."""
+    import dsl as d
+    from interpreters import grad
+
+    def loss(ps: Any, inputs: Any, targets: Any) -> Any:
+        for w, b in ps[:-1]:
+            inputs = d.tanh(d.dot(inputs, w) + b)
+        w, b = ps[-1]
+        return d.sum((d.dot(inputs, w) + b - targets) ** 2) / batch
+
+    def step(ps: Any, inputs: Any, targets: Any) -> Any:
+        gs = grad(loss)(ps, inputs, targets)
+        return [(w - LR * gw, b - LR * gb) for (w, b), (gw, gb) in zip(ps, gs)]
+
+    return step
+
+
+def sharded_step(sizes: tuple[int, ...], batch: int) -> tuple[Any, Any, Any, Any]:
+    """jit(step) over the global 'data' mesh: parameters replicated, the batch split by rows;
+    returns (step, params, x, y) placed on the mesh (each process puts its own shards)."""
+    from dsl.sharding import NamedSharding, P
+    from interpreters import jit
+
+    params, xb, yb = mlp_data(sizes, batch)
+    mesh = global_mesh("data")
+    replicated, split = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+    return (jit(make_step(batch)), backends.device_put(params, replicated),
+            backends.device_put(xb, split), backends.device_put(yb, split))
+
+
+def train(steps: int) -> dict[str, Any]:
+    """`steps` sharded steps; the result (replicated: every process holds all of it) checked
+    here against the same steps in this one process by our evaluator (no jit, host arrays)."""
+    step, ps, x, y = sharded_step(SIZES, BATCH)
+    for _ in range(steps):
+        ps = step(ps, x, y)
+    got = [(np.asarray(w), np.asarray(b)) for w, b in ps]
+    ref, xb, yb = mlp_data(SIZES, BATCH)
+    eager = make_step(BATCH)
+    for _ in range(steps):
+        ref = eager(ref, xb, yb)
+    gap = max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
+              for pa, pb in zip(got, ref) for a, b in zip(pa, pb))
+    return {"params": [(w.tolist(), b.tolist()) for w, b in got], "gap_vs_evaluate": gap,
+            "layout": str(ps[0][0].sharding), "x_layout": str(x.sharding)}
+
+
+def bench(steps: int) -> dict[str, Any]:
+    """Seconds per sharded training step of the README's MLP (784-512-512-10, batch 128), each
+    step waited for (the best of a few rounds)."""
+    step, ps, x, y = sharded_step((784, 512, 512, 10), 128)
+    t0 = time.perf_counter()
+    ps = step(ps, x, y)
+    distributed.wait([ps[-1][0]._buffer])
+    first = time.perf_counter() - t0
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            ps = step(ps, x, y)
+            distributed.wait([ps[-1][0]._buffer])
+        best = min(best, (time.perf_counter() - t0) / steps)
+    return {"first_s": first, "step_s": best}
 
 
 def expect_error(label: str, kind: type, fn: Any) -> None:
@@ -202,14 +230,20 @@ def main() -> int:
         if scenario == "allreduce":
             run = allreduce_runner()
             emit("RESULT", run(x))
+        elif scenario == "run":
+            emit("RESULT", allreduce_runner()(x))
+            emit("TRAIN", train(int(arg or 2)))
+        elif scenario == "bench":
+            emit("BENCH", bench(int(arg or 10)))
         elif scenario == "die":
             victim = int(arg or 1)
-            run = allreduce_runner()
+            step, ps, xs, ys = sharded_step(SIZES, BATCH)
             start = None
-            for step in range(10_000):
-                run(x + step)
-                if step == 3:
-                    emit("READY", step)
+            for k in range(100_000):
+                ps = step(ps, xs, ys)
+                np.asarray(ps[0][0])  # a host read: waits for the step's collectives
+                if k == 3:
+                    emit("READY", k)
                     if pid == victim:
                         os._exit(7)  # no shutdown, no exit handlers: as if killed
                     start = time.monotonic()

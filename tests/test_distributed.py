@@ -51,7 +51,7 @@ class Job:
         self.lines: dict[str, list[Any]] = {}
         for line in text.splitlines():
             kind, _, rest = line.partition(" ")
-            if kind in ("INFO", "RESULT", "READY", "PEER_LOST", "ERROR", "SHUTDOWN"):
+            if kind in ("INFO", "RESULT", "TRAIN", "READY", "PEER_LOST", "ERROR", "SHUTDOWN"):
                 self.lines.setdefault(kind, []).append(json.loads(rest))
 
     def one(self, kind: str) -> Any:
@@ -94,8 +94,36 @@ def run_job(tmp_path: Path, scenario: str, num_processes: int = 2, arg: str | No
     return jobs
 
 
-def test_allreduce_across_two_processes(tmp_path: Path) -> None:
-    jobs = run_job(tmp_path, "allreduce")
+def numpy_sgd(steps: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The workers' training steps in one process, by hand in float64: forward through tanh
+    layers, backward by the chain rule, then params - LR * grads."""
+    from distributed_worker import BATCH, LR, SIZES, mlp_data
+
+    params, xb, yb = mlp_data(SIZES, BATCH)
+    ps = [(w.astype(np.float64), b.astype(np.float64)) for w, b in params]
+    x, y = xb.astype(np.float64), yb.astype(np.float64)
+    for _ in range(steps):
+        acts = [x]
+        for w, b in ps[:-1]:
+            acts.append(np.tanh(acts[-1] @ w + b))
+        w, b = ps[-1]
+        delta = 2.0 * (acts[-1] @ w + b - y) / BATCH
+        grads = []
+        for i in reversed(range(len(ps))):
+            grads.append((acts[i].T @ delta, delta.sum(axis=0)))
+            if i:
+                delta = (delta @ ps[i][0].T) * (1.0 - acts[i] ** 2)
+        grads.reverse()
+        ps = [(w - LR * gw, b - LR * gb) for (w, b), (gw, gb) in zip(ps, grads)]
+    return ps
+
+
+def test_programs_across_two_processes(tmp_path: Path) -> None:
+    """A hand-written all-reduce, then jit(grad) SGD steps of an MLP data-parallel over the 8
+    global devices (params replicated, batch split on 'data'), each process checking the
+    replicated result against one-process computations."""
+    steps = 2
+    jobs = run_job(tmp_path, "run", arg=str(steps))
     for i, job in enumerate(jobs):
         assert job.returncode == 0, job.text
         info = job.one("INFO")
@@ -105,6 +133,7 @@ def test_allreduce_across_two_processes(tmp_path: Path) -> None:
     assert infos[0]["devices"] == infos[1]["devices"]
     assert sorted(infos[0]["local"] + infos[1]["local"]) == sorted(infos[0]["devices"])
     assert set(infos[0]["local"]).isdisjoint(infos[1]["local"])
+
     # the hand-written all-reduce sums the eight rows, one per device, on every device
     x = np.arange(16, dtype=np.float32).reshape(8, 2)
     rows: dict[int, list[float]] = {}
@@ -114,11 +143,27 @@ def test_allreduce_across_two_processes(tmp_path: Path) -> None:
     for r in rows.values():
         np.testing.assert_array_equal(np.array(r, np.float32), x.sum(axis=0))
 
+    from distributed_worker import BATCH, SIZES, mlp_data
+
+    expected = numpy_sgd(steps)
+    initial, _, _ = mlp_data(SIZES, BATCH)
+    moved = max(float(np.abs(e[0] - w0).max()) for e, (w0, _) in zip(expected, initial))
+    assert moved > 1e-3  # the steps change the weights by far more than the tolerance
+    for job in jobs:
+        train = job.one("TRAIN")
+        assert train["layout"] == "NamedSharding(Mesh(data=8), P())"
+        assert train["x_layout"] == "NamedSharding(Mesh(data=8), P('data'))"
+        assert train["gap_vs_evaluate"] < 1e-5
+        for (w, b), (ew, eb) in zip(train["params"], expected):
+            np.testing.assert_allclose(np.array(w), ew, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(np.array(b), eb, rtol=1e-5, atol=1e-6)
+
 
 @pytest.mark.parametrize("victim", [1, 0])
 def test_peer_death_is_a_python_error(tmp_path: Path, victim: int) -> None:
-    """One process exits abruptly (os._exit, as if killed) between collectives; the other gets
-    `PeerLostError` within the heartbeat bound instead of hanging or aborting, and exits."""
+    """One process exits abruptly (os._exit, as if killed) between training steps; the other,
+    reading its next result, gets `PeerLostError` within the heartbeat bound instead of hanging
+    in the step's collectives or aborting, and exits."""
     start = time.monotonic()
     jobs = run_job(tmp_path, "die", arg=str(victim), timeout=60)
     elapsed = time.monotonic() - start
