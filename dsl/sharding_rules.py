@@ -40,6 +40,8 @@ The rules, by family (JAX's explicit-sharding semantics, except where noted):
   types; `optimization_barrier` is the identity.
 - `sharding_constraint` (`d.reshard`, `d.with_sharding_constraint`) sets its result's sharding
   itself.
+- `shard_map`: its results carry the Explicit axes of its out specs (its type rule sets them);
+  its operands may have any sharding (the body sees per-device shards, unsharded types).
 
 `REPLICATED` lists the primitives without a rule, and why their results are replicated: those
 that take no operands (`iota`; literals and constants are unsharded values). The collectives
@@ -463,6 +465,12 @@ def _identity(ctx: Ctx, op: Op, ins: tuple[TensorType, ...], outs: tuple[TensorT
 def _constraint(ctx: Ctx, op: Op, ins: tuple[TensorType, ...], outs: tuple[TensorType, ...]
                 ) -> list[Sharding | None]:
     return [t.sharding for t in outs]  # its type rule sets the sharding
+
+
+@_rule(P.ShardMap)
+def _shard_map(ctx: Ctx, op: Op, ins: tuple[TensorType, ...], outs: tuple[TensorType, ...]
+               ) -> list[Sharding | None]:
+    return [t.sharding for t in outs]  # its type rule: the out specs' Explicit axes
 
 
 # ----------------------------------------------------------------------------------------------

@@ -123,6 +123,10 @@ def spmd_for(program: Program, mesh: Mesh | None, layouts: list[Any], ambient: b
 
     if mesh is None:
         mesh = get_mesh() if ambient else None
+        if mesh is None and ambient:  # no mesh current: that of the program's shard_maps
+            from interpreters.shard_map.api import program_mesh
+
+            mesh = program_mesh(program)
         if mesh is None:
             return None
     return Spmd(mesh, tuple(lay if lay is not None else xla.replicated(mesh, t.ndim)

@@ -8,6 +8,10 @@ raises `LawViolation` (an `AssertionError`) with the program and the numbers whe
 - `check_staged_matches_eager(f, *args)`: running `f` eagerly and running its staged program
   with the reference interpreter agree within the dtype's tolerance.
 
+`check_shard_map(rng, mesh)` checks the shard_map law on one random program: a `shard_map`
+program equals the same program unsharded (elementwise bodies under random specs, outputs kept
+split, or reduced with `psum`, or gathered back with `all_gather`), eagerly and under `jit`.
+
 `check_random_programs(law)` runs a law over random well-typed programs from `dsl.testing`
 (it needs `hypothesis`, the test extra). The laws of later interpreters (lowering, derivatives,
 vectorization) join this module with them. Tolerances are those of DESIGN section 6.
@@ -373,3 +377,118 @@ def vmap_law(program: Program, args: list[np.ndarray]) -> None:
             return acc
 
         check_vmap_grad(scalar, *batch)
+
+
+# ----------------------------------------------------------------------------------------------
+# shard_map
+
+
+def _random_spec(rng: np.random.Generator, mesh: Any, rank: int) -> tuple[tuple[str, ...], ...]:
+    """Per dimension of a rank-`rank` value, a random tuple of distinct mesh axes (some unused)."""
+    parts: list[list[str]] = [[] for _ in range(rank)]
+    for a in rng.permutation(list(mesh.axis_names)):
+        k = int(rng.integers(0, rank + 1))
+        if k < rank:
+            parts[k].append(str(a))
+    return tuple(tuple(p) for p in parts)
+
+
+def check_shard_map(rng: np.random.Generator, mesh: Any, *, compiled: bool = False) -> None:
+    """The shard_map law on one random program: an elementwise body `g` over operands split
+    alike by a random spec on `mesh` (plus a replicated scalar), whose results are
+    `g` itself (out spec = in spec), its total (`psum` of the local sum over the axes in use,
+    out spec `P()`), its sum along a random dimension (`psum` over that dimension's axes), and,
+    when dimension 0 is split, `g` gathered back along it (`all_gather`, tiled) — equals the
+    same program on the whole operands (the local sum becomes the whole sum, the collectives
+    disappear). Evaluated eagerly, and also compiled with `compiled`."""
+    import dsl.numpy_api as dnp
+    from dsl.collectives import all_gather, psum
+    from dsl.sharding import P
+    from interpreters.jit import jit
+    from interpreters.shard_map import shard_map
+
+    rank = int(rng.integers(1, 4))
+    spec = _random_spec(rng, mesh, rank)
+    sizes = mesh.shape
+    shape = tuple(int(np.prod([sizes[a] for a in axes], dtype=np.int64))
+                  * int(rng.integers(1, 3)) for axes in spec)
+    n_args = int(rng.integers(1, 4))
+    args = [rng.standard_normal(shape).astype(np.float32) for _ in range(n_args)]
+    scalar = np.float32(rng.standard_normal())
+    unary = [dnp.sin, dnp.tanh, dnp.negative, dnp.abs, lambda v: v * v, lambda v: v * scalar]
+    binary = [dnp.add, dnp.subtract, dnp.multiply, dnp.maximum]
+    plan: list[tuple[int, int, int]] = []  # (kind, op, operand) steps over a running value
+    for _ in range(int(rng.integers(1, 6))):
+        kind = int(rng.integers(0, 2))
+        plan.append((kind, int(rng.integers(0, len(unary) if kind == 0 else len(binary))),
+                     int(rng.integers(0, n_args))))
+    k = int(rng.integers(0, rank))
+    used = tuple(a for axes in spec for a in axes)
+
+    def g(xs: Sequence[Any], c: Any) -> Any:
+        y = xs[0]
+        for kind, op, i in plan:
+            y = unary[op](y) if kind == 0 else binary[op](y, xs[i])
+        return y + c
+
+    def body(c: Any, *xs: Any) -> Any:
+        y = g(xs, c)
+        outs = [y, psum(dnp.sum(y), used), psum(dnp.sum(y, axis=k), spec[k])]
+        if spec[0]:
+            outs.append(all_gather(y, spec[0], axis=0, tiled=True))
+        return tuple(outs)
+
+    def whole(c: Any, *xs: Any) -> Any:
+        y = g(xs, c)
+        outs = [y, dnp.sum(y), dnp.sum(y, axis=k)]
+        if spec[0]:
+            outs.append(y)
+        return tuple(outs)
+
+    pin = P(*(a if a else None for a in spec))
+    pk = P(*(a if a else None for i, a in enumerate(spec) if i != k))
+    p0 = P(*((None,) + tuple(a if a else None for a in spec[1:])))
+    out_specs = (pin, P(), pk) + ((p0,) if spec[0] else ())
+    f = shard_map(body, mesh=mesh, in_specs=(P(),) + (pin,) * n_args, out_specs=out_specs)
+    want = [np.asarray(w) for w in whole(scalar, *args)]
+    runs = [("eager", f)] + ([("jit", jit(f))] if compiled else [])
+    for how, fn in runs:
+        got = fn(scalar, *args)
+        for j, (a, e) in enumerate(zip(got, want)):
+            a = np.asarray(a)
+            if a.shape != e.shape or not np.allclose(a, e, rtol=1e-4, atol=1e-4):
+                raise LawViolation(
+                    f"shard_map law ({how}): output {j} differs from the unsharded program "
+                    f"(spec {pin!r} on {mesh!r}, shape {shape}, plan {plan}, k={k}):\n"
+                    f"  got      {a!r}\n  expected {e!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# sharding (Auto mode)
+
+
+def check_sharded(fn: Callable[..., Any] | Program, args: Sequence[Any], specs: Sequence[Any],
+                  mesh: Any) -> None:
+    """Sharding never changes values: `jit(fn)` on `args` placed on `mesh` under `specs` (one
+    `P` per argument) equals the reference interpreter on the unplaced `args`, with the same
+    result types (shardings aside)."""
+    from backends import device_put
+    from dsl.core import inline
+    from dsl.sharding import NamedSharding
+    from interpreters.evaluate import evaluate
+    from interpreters.jit import jit
+
+    if isinstance(fn, Program):
+        program = fn
+
+        def fn(*xs: Any) -> Any:  # noqa: F811 (the program as a function)
+            return tuple(inline(program, list(xs)))
+
+    want = tree_leaves(evaluate(fn)(*args))
+    placed = [device_put(np.asarray(a), NamedSharding(mesh, s)) for a, s in zip(args, specs)]
+    got = tree_leaves(jit(fn)(*placed))
+    if len(got) != len(want):
+        raise LawViolation(f"sharded run gave {len(got)} results, the reference {len(want)}")
+    for k, (g, w) in enumerate(zip(got, want)):
+        assert_close(np.asarray(g), np.asarray(w), f"output {k} (sharded under {list(specs)} "
+                     f"vs unsharded)")

@@ -9,6 +9,7 @@ from dsl.ops.elementwise import *  # noqa: F401,F403
 from dsl.ops.elementwise import BINARY, COMPARE, TERNARY, UNARY
 from dsl.ops.reductions import *  # noqa: F401,F403
 from dsl.ops.reductions import CUMULATIVE, REDUCTIONS
+from dsl.ops.shard_map import ShardMap  # noqa: F401
 from dsl.ops.sharding import ShardingConstraint  # noqa: F401
 from dsl.ops.structural import *  # noqa: F401,F403
 
