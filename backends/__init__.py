@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-# XLA's C++ INFO logs (device counts at client creation) stay quiet, as under `jax`; set
+# XLA's C++ INFO logs and warnings (device counts, the GSPMD deprecation notice on every
+# SPMD compile) stay quiet by default; set
 # TF_CPP_MIN_LOG_LEVEL=0 to see them. This must happen before jaxlib is loaded.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 

@@ -117,14 +117,14 @@ def put_one(x: Any, where: Any) -> Array:
         b = a._buffer
         if b is not None and xla.layout_of(b) is None and buffer_device(b) == where:
             return a
-        host = np.ascontiguousarray(a._value)
+        host = np.require(a._value, requirements="C")
         return Array._on_device(xla.put(host, TensorType(host.shape, host.dtype), where), a.weak)
     ns = resolve(where, "device_put")
     lay = layout_for(ns, a.type, "device_put")
     b = a._buffer
     if b is not None and xla.layout_of(b) is lay:
         return a
-    host = np.ascontiguousarray(a._value)
+    host = np.require(a._value, requirements="C")
     return Array._on_device(xla.put_sharded(host, TensorType(host.shape, host.dtype), lay),
                             a.weak)
 
@@ -146,7 +146,7 @@ def put_value(x: Any, t: TensorType, lay: Any) -> Any:
     host = x._value if type(x) is Array else np.asarray(x)
     if host.dtype != t.dtype:
         host = host.astype(t.dtype)
-    return xla.put_sharded(np.ascontiguousarray(host), t, lay)
+    return xla.put_sharded(np.require(host, requirements="C"), t, lay)
 
 
 # ---- eager ops on arrays with explicit shardings ----------------------------------------------
@@ -188,7 +188,7 @@ def eager_explicit(op: Any, args: tuple[Any, ...]) -> Any:
     for r, t in zip(outs, out_types):
         if t.sharding is not None:
             lay = xla.layout(mesh, t.sharding)
-            host = np.ascontiguousarray(r._value)
+            host = np.require(r._value, requirements="C")
             r = Array._on_device(xla.put_sharded(host, TensorType(host.shape, host.dtype), lay),
                                  r.weak)
         placed.append(r)

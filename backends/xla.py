@@ -445,7 +445,8 @@ def put_sharded(value: np.ndarray, t: TensorType, lay: Any) -> Any:
     """Copy a host array (of exactly type `t`) onto `lay`'s devices, one piece per device."""
     index = lay.devices_indices_map(tuple(value.shape))
     devices = list(lay.addressable_devices)
-    pieces = [np.ascontiguousarray(value[index[d]]) for d in devices]
+    # (np.ascontiguousarray would turn a 0-d piece into shape (1,))
+    pieces = [np.array(value[index[d]], order="C") for d in devices]
     return _xc().batched_device_put(aval_of(t, lay), lay, pieces, devices, enable_x64=True)
 
 
@@ -489,7 +490,27 @@ def shard_host(buffer: Any, lay: Any, k: int) -> np.ndarray:
     moved = buffer if k == 0 else runtime.reorder_shards(
         buffer, lay.first(k), runtime.ArrayCopySemantics.REUSE_INPUT)
     capsule = runtime.buffer_to_dlpack_managed_tensor(moved, stream=None)
+    dtype = np.dtype(buffer.aval.dtype)
+    if dtype.kind == "V" or dtype.name == "bfloat16":
+        # NumPy's DLPack reader knows no bfloat16: relabel the tensor as unsigned ints of the same
+        # width (the DLDataType code byte at offset 20 of the DLTensor) and view the bits
+        _relabel_unsigned(capsule)
+        return np.from_dlpack(_Capsule(capsule)).view(dtype)
     return np.from_dlpack(_Capsule(capsule))
+
+
+_DL_DTYPE_CODE_OFFSET = 20  # data pointer (8), device (8), ndim (4), then the dtype code byte
+_DL_UINT = 1
+
+
+def _relabel_unsigned(capsule: Any) -> None:
+    import ctypes
+
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype = ctypes.c_void_p
+    get.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    address = get(capsule, b"dltensor")
+    ctypes.c_uint8.from_address(address + _DL_DTYPE_CODE_OFFSET).value = _DL_UINT
 
 
 def check_live(buffer: Any, what: str) -> None:
