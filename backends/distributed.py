@@ -22,8 +22,10 @@ other nodes. Two jaxlib behaviours shape this module:
   a watchdog thread that asks the service which tasks are alive (`get_live_nodes`, a call that
   returns once every live task has made it, or once the service has declared a task dead). When
   a peer is gone the watchdog records the failure and shuts this process's client down, and the
-  next wait on a device result raises `PeerLostError` instead of hanging in a collective that
-  will never complete.
+  next wait on a device result (a host read such as `np.asarray`, `block_until_ready`, `jit`'s
+  periodic sync; they all go through `backends.xla.wait_ready`/`WAIT_HOOK`) raises
+  `PeerLostError` instead of hanging in a collective that will never complete. The cpu client
+  is then never freed: its destructor would join threads stuck in those collectives.
 * `connect()` failing (coordinator unreachable, a peer never joining) is fatal in the same way.
   Before connecting, each process therefore checks that the coordinator's port answers, so the
   common mistakes (wrong address, process 0 not started) are a `DistributedError`. A peer that
@@ -299,7 +301,7 @@ def initialize(coordinator_address: str, num_processes: int, process_id: int,
                 get_local_topology_timeout_minutes=minutes,
                 get_global_topology_timeout_minutes=minutes)
         except BaseException:
-            _shutdown_locked()
+            _shutdown_locked(barrier=False)
             raise
         _STATE.cpu = cpu
         xla.WAIT_HOOK[0] = wait
@@ -312,7 +314,7 @@ def initialize(coordinator_address: str, num_processes: int, process_id: int,
 
 def _watch(stopping: threading.Event) -> None:
     """Ask the service which processes are alive until one is missing or we are stopping."""
-    client = _STATE.client
+    client, cpu = _STATE.client, _STATE.cpu
     ids = list(range(_STATE.num_processes))
     while not stopping.is_set():
         try:
@@ -333,10 +335,10 @@ def _watch(stopping: threading.Event) -> None:
                               f"collectives can never complete")
             break
         stopping.wait(_WATCH_INTERVAL)
+    if _STATE.failure is not None and cpu is not None:
+        _keep_forever(cpu)
     # Without its client, this process no longer depends on the service, which may now go away.
     _close_client()
-    if _STATE.failure is not None and _STATE.cpu is not None:
-        _keep_forever(_STATE.cpu)
 
 
 def _keep_forever(obj: Any) -> None:
@@ -368,10 +370,11 @@ def shutdown() -> None:
         _shutdown_locked()
 
 
-def _shutdown_locked() -> None:
+def _shutdown_locked(barrier: bool = True) -> None:
     if not _STATE.active:
         return
-    if _STATE.failure is None and _STATE.num_processes > 1 and not _STATE.client_closed:
+    if barrier and _STATE.failure is None and _STATE.num_processes > 1 and \
+            not _STATE.client_closed:
         # The service is recoverable, so the client's own shutdown does not wait for the
         # others: meet them at a barrier first, so process 0 does not stop the service while a
         # peer still needs it.
@@ -380,6 +383,8 @@ def _shutdown_locked() -> None:
         except Exception:
             pass  # a peer is gone or late: leave anyway
     _STATE.stopping.set()
+    if _STATE.failure is not None and _STATE.cpu is not None:
+        _keep_forever(_STATE.cpu)
     _close_client()
     watchdog = _STATE.watchdog
     if watchdog is not None and watchdog is not threading.current_thread():
@@ -422,7 +427,7 @@ def wait(buffers: Iterable[Any]) -> None:
     while pending:
         check()
         time.sleep(delay)
-        delay = min(2 * delay, 0.02)
+        delay = min(2 * delay, 0.005)
         pending = [b for b in pending if not b.is_ready()]
 
 

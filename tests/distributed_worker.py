@@ -27,7 +27,7 @@ import backends  # noqa: E402
 from backends import distributed  # noqa: E402
 
 LOCAL_DEVICES = 4
-HEARTBEAT = 3.0
+HEARTBEAT = 5.0
 
 ALLREDUCE = """
 module @allreduce attributes {mhlo.num_partitions = 8 : i32, mhlo.num_replicas = 1 : i32} {
