@@ -7,6 +7,11 @@
 # Run: `python tutorials/quickstart.py`.
 
 # %%
+import os
+
+# 8 CPU devices for the Scaling section (set before any client exists, as with JAX)
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+
 import numpy as np
 
 import dsl as d
@@ -140,3 +145,32 @@ def newton_sqrt(a):
 print(newton_sqrt(d.asarray([2.0, 9.0, 0.25])))  # [1.4142135 3. 0.5]
 np.testing.assert_allclose(np.asarray(newton_sqrt(d.asarray([2.0, 9.0, 0.25]))),
                            np.sqrt([2.0, 9.0, 0.25]), rtol=1e-6)
+
+
+# %% [markdown]
+# ## Scaling: the README's sharded training gradient
+#
+# A mesh of the 8 devices with an `Explicit` axis: parameters sharded FSDP-style, the batch
+# sharded for data parallelism, `jit(grad(loss))` parallelized by XLA. Shardings are part of
+# the types. More in `tutorials/05_sharding.py`.
+
+# %%
+from backends import device_put
+from dsl import AxisType, P
+
+big = init_params(key, [784, 512, 512, 10])
+batch_in = d.random.normal(d.random.fold_in(key, 3), (128, 784))
+batch_out = d.random.normal(d.random.fold_in(key, 4), (128, 10))
+one_device = grad(loss)(big, batch_in, batch_out)
+
+mesh = d.make_mesh((8,), ('data',), axis_types=(AxisType.Explicit,))
+with d.set_mesh(mesh):
+    big = [(device_put(W, P('data')), device_put(b, P())) for W, b in big]
+    print(d.typeof(big[1][0]))  # f32[512@data,512]
+    print(d.typeof(big[1][1]))  # f32[512]
+    batch_in, batch_out = device_put((batch_in, batch_out), P('data'))
+    param_grads = jit(grad(loss))(big, batch_in, batch_out)
+for (gW, gb), (rW, rb) in zip(param_grads, one_device):
+    np.testing.assert_allclose(np.asarray(gW), np.asarray(rW), rtol=2e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(gb), np.asarray(rb), rtol=2e-4, atol=1e-5)
+print("sharded gradients equal the single-device ones:", d.typeof(param_grads[0][0]))
