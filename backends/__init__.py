@@ -154,5 +154,7 @@ buffer_device = placement.buffer_device
 
 DEVICES_HOOK[0] = devices
 
+from backends import distributed  # noqa: E402,F401  (backends.distributed.initialize)
+
 __all__ = ["BackendUnavailable", "client", "configure", "default_backend", "device_put",
            "devices", "from_dlpack", "local_devices", "process_count", "process_index"]
