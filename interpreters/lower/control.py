@@ -340,6 +340,12 @@ def reduce_lower(ctx: Ctx, op: Reduce, ins: list[Value], outs: tuple[TensorType,
     out_shape = outs[0].shape
     elementwise = _vectorized(op.body, ()) is not None
     if not consts and elementwise:
+        # a partitioned program would all-reduce with this body, which XLA's CPU collectives
+        # cannot: gather the reduced dimensions first (nothing is emitted without a mesh)
+        from interpreters.lower import annotate_sharding
+
+        xs = [annotate_sharding(ctx, x, tuple(() if i in op.axes else p for i, p in enumerate(
+            x.type.sharding or ((),) * x.type.ndim))) for x in xs]
         elems = [TensorType((), x.type.dtype) for x in xs]
         region = ctx.region(elems + elems, lambda c, args: c.inline(op.body, args))
         return ctx.op("stablehlo.reduce", [*xs, *inits], outs, regions=[region],

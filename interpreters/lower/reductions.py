@@ -74,6 +74,14 @@ def _reduce(ctx: Ctx, op: Any, ins: list[Value], outs: tuple[TensorType, ...]) -
         res = binary(ctx, "add" if kind == "add" else "multiply", convert(ctx, x, work),
                      splat(ctx, identity(work), x.type.with_dtype(work)))
         return [convert(ctx, res, out.dtype)]
+    if kind in ("and", "or") and x.type.dtype != dtypes.bool_:
+        # XLA's CPU all-reduce has no bitwise and/or of integers: when the program is
+        # partitioned, gather the reduced dimensions first so the reduction stays local
+        from interpreters.lower import annotate_sharding
+
+        parts = x.type.sharding or ((),) * x.type.ndim
+        x = annotate_sharding(ctx, x, tuple(() if i in op.axes else p
+                                            for i, p in enumerate(parts)))
     init = ctx.constant(identity(work), scalar(work))
     res = ctx.op("stablehlo.reduce", [convert(ctx, x, work), init], [out.with_dtype(work)],
                  attributes={"dimensions": i64_array(op.axes)},

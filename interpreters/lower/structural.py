@@ -162,10 +162,24 @@ def _rev(ctx: Ctx, op: P.Rev, ins: list[Value], outs: tuple[TensorType, ...]) ->
 
 @rule(P.Pad)
 def _pad(ctx: Ctx, op: P.Pad, ins: list[Value], outs: tuple[TensorType, ...]) -> list[Value]:
-    return ctx.op("stablehlo.pad", ins, outs, attributes={
-        "edge_padding_low": i64_array([c[0] for c in op.config]),
-        "edge_padding_high": i64_array([c[1] for c in op.config]),
+    """Negative edge padding lowers as a pad with the positive part, then a slice: XLA's SPMD
+    partitioner aborts the process on a negative pad of a sharded dimension."""
+    lows, highs = [c[0] for c in op.config], [c[1] for c in op.config]
+    if min(lows + highs, default=0) >= 0:
+        return ctx.op("stablehlo.pad", ins, outs, attributes={
+            "edge_padding_low": i64_array(lows), "edge_padding_high": i64_array(highs),
+            "interior_padding": i64_array([c[2] for c in op.config])})
+    x = ins[0]
+    grown = tuple(max(lo, 0) + max(hi, 0) + n + max(n - 1, 0) * interior
+                  for n, (lo, hi, interior) in zip(x.type.shape, op.config))
+    padded = ctx.op("stablehlo.pad", ins, [outs[0].with_shape(grown)], attributes={
+        "edge_padding_low": i64_array([max(lo, 0) for lo in lows]),
+        "edge_padding_high": i64_array([max(hi, 0) for hi in highs]),
         "interior_padding": i64_array([c[2] for c in op.config])})
+    return ctx.op("stablehlo.slice", padded, outs, attributes={
+        "start_indices": i64_array([-min(lo, 0) for lo in lows]),
+        "limit_indices": i64_array([g + min(hi, 0) for g, hi in zip(grown, highs)]),
+        "strides": i64_array([1] * len(grown))})
 
 
 @rule(P.Concatenate)
