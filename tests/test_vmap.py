@@ -107,3 +107,36 @@ def test_wrapping_a_jitted_function_keeps_each_layer() -> None:
     w, xs = d.ones((4, 2)), d.ones((5, 4))
     assert jit(vmap(jit(grad(loss)), in_axes=(None, 0)))(w, xs).shape == (5, 4, 2)
     assert jit(jit(lambda v: v * 2))(d.ones(3)).shape == (3,)
+
+
+def test_a_user_primitive_without_a_batching_rule_loops_with_a_warning() -> None:
+    """The fallback for extensions: a primitive with a type rule and an evaluate rule but no
+    batching rule is run once per example and stacked, with a RuntimeWarning naming it."""
+    import attrs
+    import warnings
+
+    from dsl.core import bind
+    from dsl.ir import OPS, Op, primitive
+    from dsl.types import TensorType
+    from interpreters.evaluate import RULES
+
+    @primitive("test_cumulative_norm")
+    class CumNorm(Op):
+        scale: float = 1.0
+
+        def infer(self, *in_types: TensorType) -> tuple[TensorType, ...]:
+            return (in_types[0],)
+
+    RULES[CumNorm] = lambda op, x: [np.asarray(np.cumsum(x * x) * op.scale, dtype=x.dtype)]
+    try:
+        xs = np.arange(12, dtype=np.float32).reshape(3, 4)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = vmap(lambda x: bind(CumNorm(scale=0.5), x) + 1.0)(xs)
+        assert any("test_cumulative_norm" in str(w.message) and w.category is RuntimeWarning
+                   for w in caught)
+        np.testing.assert_allclose(np.asarray(got), np.cumsum(xs * xs, axis=1) * 0.5 + 1.0)
+        assert attrs.has(CumNorm)
+    finally:  # the closed set of primitives stays closed for the other tests
+        del RULES[CumNorm]
+        del OPS["test_cumulative_norm"]
