@@ -49,6 +49,10 @@ VJP_RULES: dict[type[Op], VjpRule] = {}
 # that derivatives of derivatives group their sums as JAX's do (and round alike). The vjp rule
 # then receives them as `residuals=`.
 RESIDUAL_RULES: dict[type[Op], Callable[..., Any]] = {}
+# Rules that replace binding an op in the forward pass, for ops whose forward pass chooses what
+# to keep (`checkpoint` under a saving policy): `rule(op, ins, src) -> (outs, residuals)`; the
+# vjp rule receives the residuals as `residuals=`.
+FORWARD_RULES: dict[type[Op], Callable[..., tuple[Sequence[Any], Any]]] = {}
 
 
 @attrs.frozen
@@ -150,6 +154,12 @@ def forward(program: Program, primals: Sequence[Any]) -> tuple[list[Any], dict[A
     env: dict[Any, Any] = dict(zip(program.inputs, primals))
     for eqn in program.eqns:
         ins = [_read(env, a) for a in eqn.inputs]
+        saving = FORWARD_RULES.get(type(eqn.op))
+        if saving is not None and any(type(a) is Var and differentiable(a.type)
+                                      for a in eqn.inputs):
+            outs, env[eqn] = saving(eqn.op, ins, eqn.src)
+            env.update(zip(eqn.outputs, outs))
+            continue
         outs = bind(eqn.op, *ins, src=eqn.src)
         outs = outs if eqn.op.multiple_results else (outs,)
         env.update(zip(eqn.outputs, outs))
@@ -245,6 +255,6 @@ def load_rules() -> None:
                 raise
 
 
-__all__ = ["JVP_RULES", "RESIDUAL_RULES", "VJP_RULES", "Zero", "add_any", "backward",
-           "differentiable", "forward", "instantiate", "jvp_program", "like_primal", "load_rules",
-           "stage_body", "vjp_program", "zeros"]
+__all__ = ["FORWARD_RULES", "JVP_RULES", "RESIDUAL_RULES", "VJP_RULES", "Zero", "add_any",
+           "backward", "differentiable", "forward", "instantiate", "jvp_program", "like_primal",
+           "load_rules", "stage_body", "vjp_program", "zeros"]
