@@ -268,16 +268,28 @@ def check_dot_product(fn: Callable[..., Any], args: Sequence[Any], seed: int = 0
 
 
 def check_jacobians(fn: Callable[..., Any], x: Any) -> None:
-    """`jacfwd(fn)(x) == jacrev(fn)(x)`, and for a scalar `fn` the Hessian is symmetric."""
+    """`jacfwd(fn)(x) == jacrev(fn)(x)`, and for a scalar `fn` the Hessian is symmetric. `x`
+    and `fn`'s output may be pytrees: the Jacobians are compared leaf by leaf (where the input
+    and output dtypes differ, jacfwd's leaves have the output's and jacrev's the input's, as in
+    JAX; they are then compared in the output's), and the Hessian's blocks are assembled into
+    one matrix over the flattened leaves of `x`."""
+    from dsl.pytree import tree_structure
     from interpreters.differentiate.api import hessian, jacfwd, jacrev
 
-    a, b = np.asarray(jacfwd(fn)(x)), np.asarray(jacrev(fn)(x))
-    assert_close(a, b, "jacfwd vs jacrev")
-    out = np.asarray(fn(x))
-    if out.shape == ():
-        h = np.asarray(hessian(fn)(x))
-        n = int(np.prod(np.shape(x)))
-        m = h.reshape(n, n)
+    fwd, rev = jacfwd(fn)(x), jacrev(fn)(x)
+    if tree_structure(fwd) != tree_structure(rev):
+        raise LawViolation(f"jacfwd gives a {tree_structure(fwd)}, jacrev a "
+                           f"{tree_structure(rev)}")
+    for i, (a, b) in enumerate(zip(tree_leaves(fwd), tree_leaves(rev))):
+        a, b = np.asarray(a), np.asarray(b)
+        assert_close(a, b.astype(a.dtype), f"jacfwd vs jacrev (leaf {i})")
+    outs = tree_leaves(fn(x))
+    if len(outs) == 1 and np.shape(outs[0]) == ():
+        blocks = [np.asarray(h) for h in tree_leaves(hessian(fn)(x))]
+        sizes = [int(np.size(v)) for v in tree_leaves(x)]
+        k = len(sizes)
+        m = np.block([[blocks[i * k + j].reshape(sizes[i], sizes[j]) for j in range(k)]
+                      for i in range(k)])
         assert_close(m, m.T, "Hessian vs its transpose")
 
 
