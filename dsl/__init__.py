@@ -9,8 +9,8 @@ from dsl import numpy_api as _numpy_api
 from dsl.array import Array
 from dsl.collectives import (all_gather, all_to_all, axis_index, pmean, ppermute, psum,
                              psum_scatter)
-from dsl.combinators import (associative_scan, cond, fori_loop, map, reduce, scan, switch,
-                             while_loop)
+from dsl.combinators import (associative_scan, checkpoint_name, cond, fori_loop, map, reduce,
+                             scan, switch, while_loop)
 from dsl.dtypes import (bfloat16, bool_, complex64, complex128, float16, float32, float64,
                         int8, int16, int32, int64, uint8, uint16, uint32, uint64)
 from dsl.errors import (ConcretizationError, DTypeError, ParseError, ShapeError,

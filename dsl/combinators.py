@@ -38,11 +38,11 @@ from dsl.core import Tracer, bind, stage_flat
 from dsl.errors import ArgumentTypeError, ArgumentValueError, CombinaxError, DTypeError, ShapeError
 from dsl.ir import Program, Var
 from dsl.np_elementwise import asarray, promote_args
-from dsl.pytree import KeyPath, PyTreeDef, keystr, tree_flatten_with_path
+from dsl.pytree import KeyPath, PyTreeDef, keystr, tree_flatten_with_path, tree_map
 from dsl.types import TensorType
 
-__all__ = ["associative_scan", "cond", "fori_loop", "map", "reduce", "scan", "switch",
-           "while_loop"]
+__all__ = ["associative_scan", "checkpoint_name", "cond", "fori_loop", "map", "reduce", "scan",
+           "switch", "while_loop"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -547,3 +547,12 @@ def fori_loop(lower: Any, upper: Any, body_fn: Any, init: Any) -> Any:
 
     return while_loop(keep_going, advance, (lo, init))[1]
 
+
+def checkpoint_name(x: Any, name: str) -> Any:
+    """`x` (any pytree of arrays) unchanged, each leaf marked `name` for the named policies of
+    `checkpoint` (`save_only_these_names(name)` keeps it for reverse mode, ...); JAX's
+    `jax.ad_checkpoint.checkpoint_name`."""
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"checkpoint_name: the name must be a str, got "
+                                f"{type(name).__name__} {name!r}")
+    return tree_map(lambda v: bind(P.CheckpointName(label=name), asarray(v)), x)

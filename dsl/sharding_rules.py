@@ -455,7 +455,7 @@ def _call(ctx: Ctx, op: Any, ins: tuple[TensorType, ...], outs: tuple[TensorType
     return [t.sharding for t in op.body.out_types]
 
 
-@_rule(P.OptimizationBarrier)
+@_rule(P.OptimizationBarrier, P.CheckpointName)
 def _identity(ctx: Ctx, op: Op, ins: tuple[TensorType, ...], outs: tuple[TensorType, ...]
               ) -> list[Sharding | None]:
     return [t.sharding for t in ins]

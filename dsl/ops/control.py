@@ -271,22 +271,52 @@ class CustomVjpCall(Op):
         return out
 
 
-CHECKPOINT_POLICIES = ("nothing_saveable", "dots_saveable", "everything_saveable")
+# The policies of `checkpoint` (JAX's `jax.checkpoint_policies`, by name): which values of the
+# body reverse mode keeps from the forward pass; every other value it needs is recomputed.
+CHECKPOINT_POLICIES = ("nothing_saveable", "everything_saveable", "dots_saveable",
+                       "dots_with_no_batch_dims_saveable", "save_only_these_names",
+                       "save_any_names_but_these", "save_anything_except_these_names")
+NAMED_POLICIES = ("save_only_these_names", "save_any_names_but_these",
+                  "save_anything_except_these_names")
+
+
+def _str_tuple(v: object) -> tuple[str, ...]:
+    return tuple(str(a) for a in v)  # type: ignore[attr-defined]
 
 
 @primitive("checkpoint", multiple_results=True, family="control")
 class Checkpoint(Op):
     """`body` whose intermediate values reverse mode recomputes instead of keeping, except those
-    the `policy` saves (`dots_saveable`: results of `dot_general`)."""
+    the `policy` saves: `dots_saveable` the results of `dot_general`,
+    `dots_with_no_batch_dims_saveable` those without batch dimensions, `everything_saveable`
+    all, the named policies the results of `checkpoint_name` by their `names`. `prevent_cse`:
+    the recomputation starts from an `optimization_barrier` (so XLA does not merge it with the
+    forward pass)."""
 
     body: Program
     policy: str = "nothing_saveable"
+    names: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    prevent_cse: bool = True
 
     def infer(self, *in_types: TensorType) -> tuple[TensorType, ...]:
         if self.policy not in CHECKPOINT_POLICIES:
             self.fail(f"policy must be one of {CHECKPOINT_POLICIES}", in_types)
+        if self.names and self.policy not in NAMED_POLICIES:
+            self.fail(f"names {self.names} need one of the policies {NAMED_POLICIES}", in_types)
         _match(self, "body inputs", self.body.in_types, tuple(in_types), in_types)
         return self.body.out_types
+
+
+@primitive("checkpoint_name", family="control")
+class CheckpointName(Op):
+    """The identity, marking its result with the name `label` (the field `name` is the
+    primitive's) for the named policies of `checkpoint`."""
+
+    label: str = attrs.field(converter=str)
+
+    def infer(self, *in_types: TensorType) -> tuple[TensorType, ...]:
+        self.check_arity(in_types, 1)
+        return (in_types[0],)
 
 
 @primitive("optimization_barrier", multiple_results=True, family="control")
@@ -298,4 +328,4 @@ class OptimizationBarrier(Op):
         return tuple(in_types)
 
 
-CONTROL += [CustomJvpCall, CustomVjpCall, Checkpoint, OptimizationBarrier]
+CONTROL += [CustomJvpCall, CustomVjpCall, Checkpoint, CheckpointName, OptimizationBarrier]

@@ -10,9 +10,8 @@ user's rules:
 - `custom_vjp` under forward mode, which JAX refuses: the user's `bwd` is linear in the output
   cotangent, `ct -> J^T ct`; transposing it (reverse mode on the staged `bwd`) gives `t -> J t`.
 - `checkpoint`: reverse mode recomputes the body's intermediates on the way back instead of
-  keeping them; an optimization barrier stops XLA from merging the recomputation with the
-  original (policy `everything_saveable` omits it, and `dots_saveable` currently behaves like
-  `nothing_saveable`: no value is saved).
+  keeping them, except those its policy saves (`dots_saveable`, the names policies, ...); it
+  lives in `interpreters.differentiate.remat`, re-exported here with `checkpoint_policies`.
 """
 
 from __future__ import annotations
@@ -23,11 +22,11 @@ from typing import Any
 
 from dsl.core import bind, inline, stage_flat
 from dsl.errors import ArgumentTypeError, ArgumentValueError, TransformError
-from dsl.ops.control import (CHECKPOINT_POLICIES, Checkpoint, CustomJvpCall, CustomVjpCall,
-                             OptimizationBarrier)
+from dsl.ops.control import CustomJvpCall, CustomVjpCall
 from dsl.pytree import PyTreeDef, tree_flatten, tree_unflatten
-from interpreters.differentiate import (JVP_RULES, VJP_RULES, Zero, instantiate, jvp_program,
-                                        stage_body, vjp_program)
+from interpreters.differentiate import (JVP_RULES, VJP_RULES, Zero, instantiate, stage_body,
+                                        vjp_program)
+from interpreters.differentiate.remat import checkpoint, checkpoint_policies
 
 
 def _leaves(what: str, tree: Any) -> tuple[list[Any], PyTreeDef]:
@@ -213,30 +212,6 @@ def _leaf_like(what: str, c: Any, x: Any) -> Any:
     return c
 
 
-def checkpoint(fn: Callable[..., Any], policy: str | None = None) -> Callable[..., Any]:
-    """`fn`, whose intermediate values reverse mode recomputes instead of storing."""
-    pol = policy or "nothing_saveable"
-    if pol not in CHECKPOINT_POLICIES:
-        raise ArgumentValueError(f"checkpoint: policy must be one of {CHECKPOINT_POLICIES}, "
-                                 f"got {policy!r}")
-
-    @functools.wraps(fn, updated=())  # (never merge the wrapped object's __dict__ into ours)
-    def wrapped(*args: Any) -> Any:
-        leaves, in_tree = _leaves("checkpoint", args)
-        box: list[PyTreeDef] = []
-
-        def body(*xs: Any) -> list[Any]:
-            outs, tree = _leaves("checkpoint", fn(*tree_unflatten(in_tree, xs)))
-            box.append(tree)
-            return outs
-
-        program, consts = stage_body(body, leaves)
-        outs = bind(Checkpoint(body=program, policy=pol), *consts, *leaves)
-        return tree_unflatten(box[0], list(outs))
-
-    return wrapped
-
-
 # --- the rules -------------------------------------------------------------------------------
 
 def custom_jvp_call_jvp(op: CustomJvpCall, ins: list[Any], tins: list[Any]
@@ -294,37 +269,9 @@ def custom_vjp_call_jvp(op: CustomVjpCall, ins: list[Any], tins: list[Any]
     return outs, list(cin[len(bc) + len(res):])
 
 
-def checkpoint_jvp(op: Checkpoint, ins: list[Any], tins: list[Any]
-                   ) -> tuple[list[Any], list[Any]]:
-    return jvp_program(op.body, ins, tins)
-
-
-def checkpoint_vjp(op: Checkpoint, ins: list[Any], outs: list[Any], cts: list[Any]
-                   ) -> list[Any]:
-    again = list(ins)
-    if op.policy != "everything_saveable" and again:
-        again = list(bind(OptimizationBarrier(), *again))
-    _, back = vjp_program(op.body, again)
-    return back(cts)
-
-
-def barrier_jvp(op: OptimizationBarrier, ins: list[Any], tins: list[Any]
-                ) -> tuple[list[Any], list[Any]]:
-    return list(bind(op, *ins)), list(tins)
-
-
-def barrier_vjp(op: OptimizationBarrier, ins: list[Any], outs: list[Any], cts: list[Any]
-                ) -> list[Any]:
-    return list(cts)
-
-
 JVP_RULES[CustomJvpCall] = custom_jvp_call_jvp
 VJP_RULES[CustomJvpCall] = custom_jvp_call_vjp
 JVP_RULES[CustomVjpCall] = custom_vjp_call_jvp
 VJP_RULES[CustomVjpCall] = custom_vjp_call_vjp
-JVP_RULES[Checkpoint] = checkpoint_jvp
-VJP_RULES[Checkpoint] = checkpoint_vjp
-JVP_RULES[OptimizationBarrier] = barrier_jvp
-VJP_RULES[OptimizationBarrier] = barrier_vjp
 
-__all__ = ["checkpoint", "custom_jvp", "custom_vjp"]
+__all__ = ["checkpoint", "checkpoint_policies", "custom_jvp", "custom_vjp"]

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from dsl.ir import Program
-from dsl.ops.control import (AssociativeScan, Checkpoint, Cond, CustomJvpCall, CustomVjpCall, Map,
-                              OptimizationBarrier, Reduce, Scan, WhileLoop)
+from dsl.ops.control import (AssociativeScan, Checkpoint, CheckpointName, Cond, CustomJvpCall,
+                              CustomVjpCall, Map, OptimizationBarrier, Reduce, Scan, WhileLoop)
 from dsl.types import TensorType
 from interpreters.evaluate import RULES, eval_program
 
@@ -208,3 +208,4 @@ RULES[CustomJvpCall] = _call_body(lambda op: 0, lambda op: op.body_consts)
 RULES[CustomVjpCall] = _call_body(lambda op: 0, lambda op: op.body_consts)
 RULES[Checkpoint] = lambda op, *vals: eval_program(op.body, list(vals))
 RULES[OptimizationBarrier] = lambda op, *vals: list(vals)
+RULES[CheckpointName] = lambda op, x: [x]

@@ -38,8 +38,8 @@ import numpy as np
 
 from dsl import dtypes
 from dsl.ir import Eqn, Program, Var
-from dsl.ops.control import (AssociativeScan, Checkpoint, Cond, CustomJvpCall, CustomVjpCall, Map,
-                              OptimizationBarrier, Reduce, Scan, WhileLoop)
+from dsl.ops.control import (AssociativeScan, Checkpoint, CheckpointName, Cond, CustomJvpCall,
+                              CustomVjpCall, Map, OptimizationBarrier, Reduce, Scan, WhileLoop)
 from dsl.types import TensorType
 from interpreters.lower import RULES, Ctx, Value, i64_array
 
@@ -446,7 +446,13 @@ def optimization_barrier_lower(ctx: Ctx, op: OptimizationBarrier, ins: list[Valu
     return ctx.op("stablehlo.optimization_barrier", ins, outs)
 
 
+def checkpoint_name_lower(ctx: Ctx, op: CheckpointName, ins: list[Value],
+                          outs: tuple[TensorType, ...]) -> list[Value]:
+    return [ins[0]]  # only a marker for checkpoint's policies
+
+
 RULES[CustomJvpCall] = _call_lower
 RULES[CustomVjpCall] = _call_lower
 RULES[Checkpoint] = _call_lower
 RULES[OptimizationBarrier] = optimization_barrier_lower
+RULES[CheckpointName] = checkpoint_name_lower

@@ -23,13 +23,16 @@ broadcast along) axis 0.
 - `custom_jvp_call` / `custom_vjp_call` / `checkpoint`: the bodies and the rule programs are
   batched alike, so the custom rules survive vmap. A `bwd` rule's cotangent for an unbatched
   argument that comes out batched is summed over the batch (the argument is shared by every
-  example). `optimization_barrier` is the identity on every operand.
+  example). `optimization_barrier` is the identity on every operand, `checkpoint_name` on
+  its one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import attrs
 
 from dsl import lax
 from dsl import ops as P
@@ -409,12 +412,19 @@ def checkpoint_vectorize(op: P.Checkpoint, values: list[Any], dims: list[Dim], s
         return outs
 
     body = _closed(fn, _types(values))
-    return list(bind(P.Checkpoint(body=body, policy=op.policy), *values)), found[0]
+    return list(bind(attrs.evolve(op, body=body), *values)), found[0]
 
 
 def optimization_barrier_vectorize(op: P.OptimizationBarrier, values: list[Any], dims: list[Dim],
                                   size: int) -> tuple[list[Any], list[Dim]]:
     return list(bind(op, *values)), list(dims)
+
+
+
+def checkpoint_name_vectorize(op: P.CheckpointName, values: list[Any], dims: list[Dim],
+                              size: int) -> tuple[list[Any], list[Dim]]:
+    (x,), (x_bdim,) = values, dims
+    return [bind(op, x)], [x_bdim]
 
 
 BATCH_RULES[P.Map] = map_vectorize
@@ -427,6 +437,7 @@ BATCH_RULES[P.CustomJvpCall] = custom_jvp_vectorize
 BATCH_RULES[P.CustomVjpCall] = custom_vjp_vectorize
 BATCH_RULES[P.Checkpoint] = checkpoint_vectorize
 BATCH_RULES[P.OptimizationBarrier] = optimization_barrier_vectorize
+BATCH_RULES[P.CheckpointName] = checkpoint_name_vectorize
 
 __all__ = ["associative_scan_vectorize", "checkpoint_vectorize", "cond_vectorize",
            "custom_jvp_vectorize", "custom_vjp_vectorize", "map_vectorize",
