@@ -11,11 +11,12 @@ computation, which the outer `grad` then differentiates like any other program.
   primals, tangents) -> (primal outs, tangent outs)`. Tangents may be `Zero(type)`, a symbolic
   zero that costs nothing: an equation whose input tangents are all zero is re-bound as is.
 - Reverse mode: direct vjp rules (the Futhark/tinygrad way), chosen over linearize + transpose
-  because every rule then sees the primal values it needs, and combinators need no partial
+  because every rule then sees the primal values it needs, and combinators need no general partial
   evaluation: `vjp_program` runs the program forward keeping every intermediate value, then walks
   the equations backwards with `VJP_RULES[type(op)](op, primals_in, primals_out, cts_out) ->
-  cts_in`, accumulating cotangents (`Zero` where nothing flows). Combinator rules save the
-  inputs of each step and recompute the step's body under `vjp` on the way back.
+  cts_in`, accumulating cotangents (`Zero` where nothing flows). `scan` stacks each step's
+  residuals in its forward loop and reads them in the backward loop (module `scan`); `map` and
+  `cond` rerun their bodies under `vjp` on the way back.
 - One table of elementwise partial derivatives (`elementwise.PARTIALS`) makes both the jvp and
   the vjp rules of the elementwise family, so the two modes cannot disagree there.
 - `linearize` is `jvp` staged with respect to the tangent; `linear_transpose` of a linear function

@@ -8,11 +8,11 @@ outputs followed by their non-zero tangents. A loop carry whose tangent starts a
 may become non-zero after a step; the carry tangents are iterated to a fixed point (restaging the
 body until the set of non-zero carry tangents stops growing), as JAX does.
 
-Reverse mode saves the inputs of each step and recomputes the step under `vjp` on the way back:
-- `scan`: one scan recomputes and stacks the carry entering every step; the backward pass is a scan
-  in the other direction whose body is the vjp of the step at (consts, carry_i, x_i) applied to
-  (carry cotangent, y_i cotangent). Its carry holds the carry cotangent and the running sum of the
-  consts' cotangents; it emits the cotangent of x_i.
+Reverse mode:
+- `scan` (module `scan`): the forward scan stacks each step's residuals and the backward scan, in
+  the other direction, reads them; a `checkpoint`ed body is recomputed there instead. Its carry
+  holds the carry cotangent and the running sum of the consts' cotangents; it emits the
+  cotangent of x_i.
 - `map`: a map of the body's vjp over (xs, output cotangents); const cotangents are per-step
   outputs, summed over the leading axis.
 - `cond`: a `cond` with the same index over the branches' jvps / vjps, so only the taken branch is
@@ -188,61 +188,6 @@ def scan_jvp(op: P.Scan, primals: list[Any], tangents: list[Any]
                  num_consts=nc + sum(mask[:nc]), num_carry=nk + sum(mask[nc: nc + nk]))
     operands = _interleave(primals, _tangent_operands(primals, tangents, mask), mask, groups)
     return _deinterleave(bind(new, *operands), None, om, out_groups)
-
-
-def scan_vjp(op: P.Scan, ins: list[Any], outs: list[Any], cts: list[Any]) -> list[Any]:
-    body, nc, nk = op.body, op.num_consts, op.num_carry
-    nx = len(ins) - nc - nk
-    in_t, out_t = body.in_types, body.out_types
-    carries: list[Any] = []
-    if nk:
-        # the carry entering every step (the residuals), recomputed by a scan
-        def residual(*a: Any) -> list[Any]:
-            return inline(body, list(a))[:nk] + list(a[nc: nc + nk])
-
-        res = bind(P.Scan(body=_closed(residual, in_t), length=op.length, reverse=op.reverse,
-                          num_consts=nc, num_carry=nk), *ins)
-        carries = list(res[nk:])
-    dc = [i for i in range(nc) if differentiable(in_t[i])]
-    dk = [j for j in range(nk) if differentiable(in_t[nc + j])]
-    dx = [j for j in range(nx) if differentiable(in_t[nc + nk + j])]
-    yk = [j for j in range(len(out_t) - nk) if _nz(cts[nk + j]) and differentiable(out_t[nk + j])]
-
-    def step(*a: Any) -> list[Any]:
-        it = iter(a)
-        cs = [next(it) for _ in range(nc)]
-        acc = [next(it) for _ in dc]
-        ck = [next(it) for _ in dk]
-        x = [next(it) for _ in range(nx)]
-        k = [next(it) for _ in range(nk)]
-        cy = list(it)
-        _, back = vjp_program(body, cs + k + x)
-        cto: list[Any] = [Zero(t) for t in out_t]
-        for j, c in zip(dk, ck):
-            cto[j] = c
-        for j, c in zip(yk, cy):
-            cto[nk + j] = c
-        cin = back(cto)
-        return ([_value(add_any(s, cin[i]), in_t[i].strong()) for s, i in zip(acc, dc)]
-                + [_value(cin[nc + j], in_t[nc + j].strong()) for j in dk]
-                + [_value(cin[nc + nk + j], in_t[nc + nk + j].strong()) for j in dx])
-
-    types = (list(in_t[:nc]) + [in_t[i].strong() for i in dc]
-             + [in_t[nc + j].strong() for j in dk] + list(in_t[nc + nk:])
-             + list(in_t[nc: nc + nk]) + [out_t[nk + j] for j in yk])
-    back_op = P.Scan(body=_closed(step, types), length=op.length, reverse=not op.reverse,
-                     num_consts=nc, num_carry=len(dc) + len(dk))
-    r = bind(back_op, *ins[:nc], *(zeros(_type_of(ins[i]).strong()) for i in dc),
-             *(_value(cts[j], _type_of(ins[nc + j]).strong()) for j in dk),
-             *ins[nc + nk:], *carries, *(cts[nk + j] for j in yk))
-    result: list[Any] = [Zero(_type_of(x)) for x in ins]
-    for q, i in enumerate(dc):
-        result[i] = r[q]
-    for q, j in enumerate(dk):
-        result[nc + j] = r[len(dc) + q]
-    for q, j in enumerate(dx):
-        result[nc + nk + j] = r[len(dc) + len(dk) + q]
-    return result
 
 
 def map_vjp(op: P.Map, ins: list[Any], outs: list[Any], cts: list[Any]) -> list[Any]:
@@ -597,12 +542,14 @@ JVP_RULES[P.WhileLoop] = while_loop_jvp
 JVP_RULES[P.Reduce] = reduce_jvp
 JVP_RULES[P.AssociativeScan] = associative_scan_jvp
 VJP_RULES[P.Map] = map_vjp
-VJP_RULES[P.Scan] = scan_vjp
 VJP_RULES[P.Cond] = cond_vjp
 VJP_RULES[P.WhileLoop] = while_loop_vjp
 VJP_RULES[P.Reduce] = reduce_vjp
 VJP_RULES[P.AssociativeScan] = associative_scan_vjp
 
 __all__ = ["associative_scan_jvp", "associative_scan_vjp", "cond_jvp", "cond_vjp", "map_jvp",
-           "map_vjp", "reduce_jvp", "reduce_vjp", "scan_jvp", "scan_vjp", "while_loop_jvp",
+           "map_vjp", "reduce_jvp", "reduce_vjp", "scan_jvp", "while_loop_jvp",
            "while_loop_vjp"]
+
+# the reverse mode of scan lives in its own module (it uses this module's helpers)
+from interpreters.differentiate import scan as _scan  # noqa: E402,F401
