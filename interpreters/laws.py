@@ -378,7 +378,13 @@ def vmap_law(program: Program, args: list[np.ndarray]) -> None:
     batch = [np.stack([a, rev(a), a]) for a in args]
     check_vmap(fn, *batch)
     check_vmap_nested(fn, *[np.stack([b, b[::-1]]) for b in batch])
-    check_vmap_jit(fn, *batch)
+    # XLA's batched and unbatched code may round a float op differently (a last-bit difference
+    # that an integer result downstream, e.g. a bitcast or floor, would make exact): compare the
+    # compiled runs where results are floats (within tolerance) or nothing is a float
+    values = [*program.in_types, *(v.type for e in program.walk() for v in e.outputs)]
+    if all(dtypes.is_floating(t.dtype) for t in program.out_types) or not any(
+            dtypes.is_floating(t.dtype) for t in values):
+        check_vmap_jit(fn, *batch)
     floats = all(dtypes.is_floating(t.dtype) for t in (*program.in_types, *program.out_types))
     if floats and program.in_types and program.out_types:
         def scalar(*xs: Any) -> Any:
