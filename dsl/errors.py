@@ -19,7 +19,7 @@ _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _INTERNAL_DIRS = tuple(
     os.path.join(_PACKAGE_ROOT, name) + os.sep for name in ("dsl", "interpreters", "backends")
 )
-_SKIP_MODULES = ("functools", "contextlib", "typeguard", "<frozen", "<string>")
+_SKIP_MODULES = ("functools", "contextlib", "typeguard", "<frozen", "<string>", "<attrs generated")
 
 
 _INTERNAL_CACHE: dict[str, bool] = {}

@@ -165,3 +165,20 @@ def _line() -> int:
 def test_numpy_inputs_keep_their_dtype_in_messages() -> None:
     with pytest.raises(d.ShapeError, match=r"f64\[2\]"):
         d.add(np.ones(2), np.ones(3, np.float32))
+
+
+def test_sharding_errors_name_the_users_line_once() -> None:
+    """A bad mesh axis in a NamedSharding points at the caller (not at attrs' generated
+    __init__), and a wrapped error (shard_map specs that do not match the arguments) carries
+    one location, not two."""
+    from dsl.sharding import NamedSharding, P, make_mesh
+    from interpreters import shard_map
+
+    mesh = make_mesh((2,), ("data",))
+    with pytest.raises(d.ShardingError) as bad_axis:
+        NamedSharding(mesh, P("model"))
+    assert "'model'" in str(bad_axis.value) and "test_errors.py:" in str(bad_axis.value)
+    with pytest.raises(d.ShardingError) as bad_tree:
+        shard_map(lambda x, y: x, mesh=mesh, in_specs=(P("data"),),
+                  out_specs=P("data"))(np.ones(2), np.ones(2))
+    assert str(bad_tree.value).count("(at ") == 1 and "test_errors.py:" in str(bad_tree.value)

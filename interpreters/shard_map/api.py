@@ -58,7 +58,7 @@ def _specs_for(what: str, specs: Any, value: Any, n: int) -> list[P]:
         subtrees = flatten_up_to(spec_def, value)
     except (TypeError, ValueError) as e:
         raise ShardingError(f"shard_map: {what} {specs!r} does not match the structure of "
-                            f"{tree_structure(value)}: {e}") from None
+                            f"{tree_structure(value)}: {getattr(e, 'raw_message', e)}") from None
     out: list[P] = []
     for spec, sub in zip(spec_leaves, subtrees):
         if not isinstance(spec, P):

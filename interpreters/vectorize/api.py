@@ -47,7 +47,7 @@ def _axes_for(what: str, axes: Any, value: Any, n: int) -> list[Any]:
         subtrees = flatten_up_to(axes_def, value)
     except (TypeError, ValueError) as e:
         raise ArgumentValueError(f"vmap: {what} {axes!r} does not match the structure of "
-                                 f"{tree_structure(value)}: {e}") from None
+                                 f"{tree_structure(value)}: {getattr(e, 'raw_message', e)}") from None
     out: list[Any] = []
     for ax, sub in zip(axes_leaves, subtrees):
         if not (ax is None or (isinstance(ax, int) and not isinstance(ax, bool))):
