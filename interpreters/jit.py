@@ -396,6 +396,14 @@ class Jitted:
         return tuple(donated)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs and self._plain:  # the commonest case, shortest path
+            a = args[0]
+            if type(a) is Array:
+                b = a._buffer
+                if b is not None:
+                    entry = self._direct.get(((b.aval, a._weak),))
+                    if entry is not None:
+                        return entry.run_direct([b])
         if not kwargs and self._plain:
             # the common case: positional arrays only; the key is their types and placements
             # (device buffers of one type on one device or layout share one aval object: its
