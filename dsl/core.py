@@ -194,6 +194,20 @@ def is_tracer(x: Any) -> bool:
     return type(x) is Tracer
 
 
+def as_leaf(what: str, x: Any) -> Any:
+    """`x` as an array leaf for transform `what` (arrays and symbolic values pass through;
+    scalars and NumPy arrays are converted; anything else is an ArgumentTypeError)."""
+    if type(x) is Tracer or type(x) is Array:
+        return x
+    from dsl.numpy_api import asarray
+
+    try:
+        return asarray(x)
+    except TypeError:
+        raise ArgumentTypeError(f"{what}: arguments must be arrays or pytrees of arrays, got a "
+                                f"{type(x).__name__}") from None
+
+
 def _user_src() -> tuple[str, int] | None:
     frame = sys._getframe(2)
     while frame is not None and _is_internal(frame.f_code.co_filename):

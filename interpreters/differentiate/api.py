@@ -16,7 +16,7 @@ import numpy as np
 
 from dsl import dtypes
 from dsl.array import Array
-from dsl.core import Tracer
+from dsl.core import Tracer, as_leaf
 from dsl.errors import ArgumentTypeError, ArgumentValueError, DTypeError, ShapeError
 from dsl.ir import Eqn, Var
 from dsl.ops.structural import Iota
@@ -29,21 +29,9 @@ from interpreters.differentiate import (Zero, instantiate, jvp_program, load_rul
 float0 = np.dtype([("float0", np.void, 0)])  # the "type" of an integer input's cotangent
 
 
-def _leaf(what: str, x: Any) -> Any:
-    from dsl.numpy_api import asarray
-
-    if type(x) is Tracer or type(x) is Array:
-        return x
-    try:
-        return asarray(x)
-    except TypeError:
-        raise ArgumentTypeError(f"{what}: arguments must be arrays or pytrees of arrays, got a "
-                                f"{type(x).__name__}") from None
-
-
 def _flatten(what: str, tree: Any) -> tuple[list[Any], PyTreeDef]:
     leaves, treedef = tree_flatten(tree)
-    return [_leaf(what, x) for x in leaves], treedef
+    return [as_leaf(what, x) for x in leaves], treedef
 
 
 def _stage(what: str, fn: Callable[..., Any], leaves: list[Any], in_tree: PyTreeDef,
@@ -62,7 +50,7 @@ def _stage(what: str, fn: Callable[..., Any], leaves: list[Any], in_tree: PyTree
         out_leaves, out_tree = _flatten(what, out)
         aux_leaves, aux_tree = tree_flatten(aux)
         out_box.append((out_tree, aux_tree, len(out_leaves)))
-        return out_leaves + [_leaf(what, a) for a in aux_leaves]
+        return out_leaves + [as_leaf(what, a) for a in aux_leaves]
 
     program, captured = stage_body(flat, leaves)
     out_tree, aux_tree, n_out = out_box[0]
@@ -104,7 +92,7 @@ def vjp(fn: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     out_types = [o.type for o in outs[:n_out]]
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
-        cts = [_leaf("vjp", c) for c in flatten_up_to(out_tree, cotangent)]
+        cts = [as_leaf("vjp", c) for c in flatten_up_to(out_tree, cotangent)]
         for i, (c, t) in enumerate(zip(cts, out_types)):
             if c.shape != t.shape or (dtypes.is_inexact(t.dtype) and c.dtype != t.dtype):
                 raise (ShapeError if c.shape != t.shape else DTypeError)(
@@ -149,7 +137,7 @@ def _argnums(what: str, argnums: int | Sequence[int], n: int) -> tuple[int, ...]
 def _check_inputs(what: str, args: Sequence[Any], holomorphic: bool, allow_int: bool) -> None:
     for i, a in enumerate(args):
         for x in tree_flatten(a)[0]:
-            t = _leaf(what, x).type
+            t = as_leaf(what, x).type
             if dtypes.is_complex(t.dtype) and not holomorphic:
                 raise DTypeError(f"{what}: argument {i} has complex type {t}; pass "
                                  "holomorphic=True to differentiate complex functions")
@@ -183,7 +171,7 @@ def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0,
         if len(leaves) != 1:
             raise ArgumentTypeError(f"grad: the function must return one scalar, got a pytree "
                                     f"of {len(leaves)} arrays")
-        t = _leaf("grad", leaves[0]).type
+        t = as_leaf("grad", leaves[0]).type
         if t.shape != () or not (dtypes.is_floating(t.dtype) or
                                  (holomorphic and dtypes.is_complex(t.dtype))):
             raise ArgumentTypeError(f"grad: the function must return a real float scalar, got "
@@ -279,7 +267,7 @@ def _dyn_args(what: str, argnums: int | Sequence[int], args: tuple[Any, ...]
     leaves = []
     for path, x in pairs:
         name = f"argument {nums[path[0].idx]}{keystr(path[1:])}"
-        leaves.append((name, _leaf(what, x)))
+        leaves.append((name, as_leaf(what, x)))
     example = dyn[0] if isinstance(argnums, int) else dyn
     return nums, dyn, leaves, tree_structure(example)
 
@@ -411,7 +399,7 @@ def jacfwd(fn: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bo
         cols = flatten_up_to(y_tree, res[1])
         jac = []
         for i, (y, col) in enumerate(zip(y_leaves, cols)):
-            y = _leaf("jacfwd", y)
+            y = as_leaf("jacfwd", y)
             _check_jac_output("jacfwd", i, y.type, holomorphic)
             jac.append(tree_unflatten(example, _unravel(col, False, types)))
         jac_tree = tree_unflatten(y_tree, jac)
@@ -439,7 +427,7 @@ def jacrev(fn: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bo
         res = vjp(_partial("jacrev", fn, args, kwargs, nums, has_aux), *primals,
                   has_aux=has_aux)
         y_leaves, y_tree = tree_flatten(res[0])
-        y_leaves = [_leaf("jacrev", y) for y in y_leaves]
+        y_leaves = [as_leaf("jacrev", y) for y in y_leaves]
         for i, y in enumerate(y_leaves):
             _check_jac_output("jacrev", i, y.type, holomorphic)
         out_types = [y.type.strong() for y in y_leaves]

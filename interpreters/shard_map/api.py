@@ -20,9 +20,8 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dsl.array import Array
 from dsl.axes import bound_axes
-from dsl.core import Tracer, bind, stage_flat
+from dsl.core import as_leaf, bind, stage_flat
 from dsl.errors import ArgumentTypeError, ShardingError
 from dsl.ops.shard_map import ShardMap
 from dsl.pytree import (KeyPath, flatten_up_to, keystr, tree_flatten, tree_flatten_with_path,
@@ -31,18 +30,6 @@ from dsl.sharding import (AxisType, Mesh, P, check_spec, check_spec_axes, get_me
                           make_mesh)
 from dsl.types import Sharding, TensorType
 from interpreters.shard_map.vma import varying
-
-
-def _leaf(x: Any) -> Any:
-    from dsl.numpy_api import asarray
-
-    if type(x) is Tracer or type(x) is Array:
-        return x
-    try:
-        return asarray(x)
-    except TypeError:
-        raise ArgumentTypeError(f"shard_map: arguments must be arrays or pytrees of arrays, got "
-                                f"a {type(x).__name__}") from None
 
 
 def _is_spec(x: Any) -> bool:
@@ -109,7 +96,7 @@ def shard_map(f: Callable[..., Any] | None = None, /, *, out_specs: Any,
             raise ShardingError("shard_map: no mesh: pass mesh=, or make one current with "
                                 "set_mesh(mesh) / `with mesh:`")
         pairs, in_tree = tree_flatten_with_path(args)
-        leaves = [_leaf(x) for _, x in pairs]
+        leaves = [as_leaf("shard_map", x) for _, x in pairs]
         specs = _specs_for("in_specs", tuple(in_specs) if isinstance(in_specs, list)
                            else in_specs, args, len(leaves))
         sizes = m.shape
@@ -125,7 +112,7 @@ def shard_map(f: Callable[..., Any] | None = None, /, *, out_specs: Any,
             out = f(*tree_unflatten(in_tree, list(xs)))
             out_pairs, out_tree = tree_flatten_with_path(out)
             box.append((out_tree, [p for p, _ in out_pairs]))
-            return [_leaf(o) for _, o in out_pairs]
+            return [as_leaf("shard_map", o) for _, o in out_pairs]
 
         with bound_axes(list(zip(m.axis_names, m.axis_sizes))):
             program, captured, _ = stage_flat(flat, types)

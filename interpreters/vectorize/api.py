@@ -16,26 +16,13 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from dsl.array import Array
 from dsl.axes import bound_axes, check_name
-from dsl.core import Tracer, stage_flat
+from dsl.core import as_leaf, stage_flat
 from dsl.errors import ArgumentTypeError, ArgumentValueError
 from dsl.pytree import (flatten_up_to, keystr, tree_flatten, tree_flatten_with_path, tree_leaves,
                         tree_structure, tree_unflatten)
 from dsl.types import TensorType
 from interpreters.vectorize import batch_program, batching_axis, load_rules, moveaxis
-
-
-def _leaf(x: Any) -> Any:
-    from dsl.numpy_api import asarray
-
-    if type(x) is Tracer or type(x) is Array:
-        return x
-    try:
-        return asarray(x)
-    except TypeError:
-        raise ArgumentTypeError(f"vmap: arguments must be arrays or pytrees of arrays, got a "
-                                f"{type(x).__name__}") from None
 
 
 def _axes_for(what: str, axes: Any, value: Any, n: int) -> list[Any]:
@@ -68,7 +55,7 @@ def vmap(fn: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
     @functools.wraps(fn, updated=())  # (never merge the wrapped object's __dict__ into ours)
     def batched(*args: Any) -> Any:
         pairs, in_tree = tree_flatten_with_path(args)
-        leaves = [_leaf(x) for _, x in pairs]
+        leaves = [as_leaf("vmap", x) for _, x in pairs]
         axes = _axes_for("in_axes", tuple(in_axes) if isinstance(in_axes, list) else in_axes,
                          args, len(leaves))
         size = axis_size
@@ -97,7 +84,7 @@ def vmap(fn: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
             out = fn(*tree_unflatten(in_tree, xs))
             out_leaves, out_tree = tree_flatten(out)
             box.append(out_tree)
-            return [_leaf(o) for o in out_leaves]
+            return [as_leaf("vmap", o) for o in out_leaves]
 
         with bound_axes([] if axis_name is None else [(axis_name, size)]):
             program, captured, _ = stage_flat(flat, types)
