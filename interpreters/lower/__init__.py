@@ -208,6 +208,14 @@ def annotate_sharding(ctx: Ctx, v: Value, parts: Sharding) -> Value:
         "call_target_name": '"Sharding"', "mhlo.sharding": f'"{attr}"'})[0]
 
 
+def gather_reduced(ctx: Ctx, v: Value, axes: Sequence[int]) -> Value:
+    """`v` with the dimensions `axes` unsplit (the rest as its type says), for a reduction whose
+    combiner XLA's CPU all-reduce lacks (integer and/or, a user's `reduce` body): the reduction
+    then stays local to each device. Without a current mesh, `v`."""
+    parts = v.type.sharding or ((),) * v.type.ndim
+    return annotate_sharding(ctx, v, tuple(() if i in axes else p for i, p in enumerate(parts)))
+
+
 def _annotate_outputs(ctx: Ctx, eqn: Eqn, outs: Sequence[Value]) -> list[Value]:
     if type(eqn.op) is ShardingConstraint:  # its rule emits the constraint itself
         return list(outs)
@@ -317,5 +325,5 @@ def _load_rules() -> None:
         _LOADED[0] = True
 
 
-__all__ = ["RULES", "Ctx", "Module", "Value", "annotate_sharding", "dense", "element_type",
+__all__ = ["RULES", "Ctx", "Module", "Value", "annotate_sharding", "gather_reduced", "dense", "element_type",
            "i64_array", "lower_program", "run_on_cpu", "tensor_type", "verify"]

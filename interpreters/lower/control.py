@@ -41,7 +41,7 @@ from dsl.ir import Eqn, Program, Var
 from dsl.ops.control import (AssociativeScan, Checkpoint, CheckpointName, Cond, CustomJvpCall,
                               CustomVjpCall, Map, OptimizationBarrier, Reduce, Scan, WhileLoop)
 from dsl.types import TensorType
-from interpreters.lower import RULES, Ctx, Value, i64_array
+from interpreters.lower import RULES, Ctx, Value, gather_reduced, i64_array
 
 _I32 = TensorType((), dtypes.int32)
 _ELEMENTWISE = frozenset({"unary", "binary", "compare", "ternary", "cast"})
@@ -340,12 +340,7 @@ def reduce_lower(ctx: Ctx, op: Reduce, ins: list[Value], outs: tuple[TensorType,
     out_shape = outs[0].shape
     elementwise = _vectorized(op.body, ()) is not None
     if not consts and elementwise:
-        # a partitioned program would all-reduce with this body, which XLA's CPU collectives
-        # cannot: gather the reduced dimensions first (nothing is emitted without a mesh)
-        from interpreters.lower import annotate_sharding
-
-        xs = [annotate_sharding(ctx, x, tuple(() if i in op.axes else p for i, p in enumerate(
-            x.type.sharding or ((),) * x.type.ndim))) for x in xs]
+        xs = [gather_reduced(ctx, x, op.axes) for x in xs]  # XLA can't all-reduce a user body
         elems = [TensorType((), x.type.dtype) for x in xs]
         region = ctx.region(elems + elems, lambda c, args: c.inline(op.body, args))
         return ctx.op("stablehlo.reduce", [*xs, *inits], outs, regions=[region],

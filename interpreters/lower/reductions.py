@@ -25,7 +25,7 @@ import numpy as np
 from dsl import dtypes
 from dsl import ops as P
 from dsl.types import TensorType
-from interpreters.lower import Ctx, Value, i64_array
+from interpreters.lower import Ctx, Value, gather_reduced, i64_array
 from interpreters.lower.structural import (LOW, binary, compare, convert, monoid_region, rule,
                                            scalar, select, splat)
 
@@ -75,13 +75,7 @@ def _reduce(ctx: Ctx, op: Any, ins: list[Value], outs: tuple[TensorType, ...]) -
                      splat(ctx, identity(work), x.type.with_dtype(work)))
         return [convert(ctx, res, out.dtype)]
     if kind in ("and", "or") and x.type.dtype != dtypes.bool_:
-        # XLA's CPU all-reduce has no bitwise and/or of integers: when the program is
-        # partitioned, gather the reduced dimensions first so the reduction stays local
-        from interpreters.lower import annotate_sharding
-
-        parts = x.type.sharding or ((),) * x.type.ndim
-        x = annotate_sharding(ctx, x, tuple(() if i in op.axes else p
-                                            for i, p in enumerate(parts)))
+        x = gather_reduced(ctx, x, op.axes)  # no integer and/or in XLA's CPU all-reduce
     init = ctx.constant(identity(work), scalar(work))
     res = ctx.op("stablehlo.reduce", [convert(ctx, x, work), init], [out.with_dtype(work)],
                  attributes={"dimensions": i64_array(op.axes)},
