@@ -325,5 +325,5 @@ def _load_rules() -> None:
         _LOADED[0] = True
 
 
-__all__ = ["RULES", "Ctx", "Module", "Value", "annotate_sharding", "gather_reduced", "dense", "element_type",
-           "i64_array", "lower_program", "run_on_cpu", "tensor_type", "verify"]
+__all__ = ["RULES", "annotate_sharding", "Ctx", "dense", "element_type", "gather_reduced",
+           "i64_array", "lower_program", "Module", "run_on_cpu", "tensor_type", "Value", "verify"]
