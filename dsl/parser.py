@@ -1,7 +1,8 @@
 """Reading programs back from their text form: `parse(str(p)) == p` for every program.
 
-The grammar is the one `dsl.printer` writes (see its docstring), read by a hand-written lexer and
-a recursive-descent parser:
+The grammar is the one `dsl.printer` writes (see its docstring), read by a hand-written lexer
+(`dsl.lexer`) and the recursive-descent `Parser` here, which reads literal operands and op
+parameters with `dsl.parse_values`:
 
     program  := '{' 'lambda' ';' binder* '.' 'let' (eqn ';'?)* 'in' '(' atoms ')' '}'
     binder   := NAME ':' type
@@ -16,278 +17,27 @@ the op's name (no space) opens its parameters; anywhere else it starts a list li
 Each program is its own scope: bodies are closed, so a body naming a variable of the program
 around it is an error. Every equation is checked as it is read: the op's type rule runs on the
 input types and must give the declared output types (shardings aside: the declared ones are
-kept, and `typecheck` compares them with what the sharding rules derive). Errors are `ParseError`s naming the line, the
-column and what was expected.
+kept, and `typecheck` compares them with what the sharding rules derive). Errors are
+`ParseError`s naming the line, the column and what was expected.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
-import types as pytypes
 import typing
 from typing import Any
 
 import attrs
-import numpy as np
 
 from dsl import dtypes
 from dsl.core import infer
-from dsl.errors import CombinaxError, ParseError
+from dsl.errors import CombinaxError
 from dsl.ir import OPS, Atom, Eqn, Lit, Op, Program, Var
-from dsl.printer import RESERVED, float_from_text, format_type
+from dsl.lexer import Token, _fail, tokenize
+from dsl.parse_values import (Nested, _coerce, _hint_str, _hints, _int_text, _is_float_text,
+                              _literal_value, _Mismatch)
+from dsl.printer import RESERVED, format_type
 from dsl.types import TensorType
-
-_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
-_PUNCT = frozenset("{}[](),;:=~@")
-
-
-@attrs.define(slots=True)
-class Token:
-    """One token. Its text tells its kind apart from the others' (punctuation is never part of
-    a word, and a string token's text keeps its quotes)."""
-
-    kind: str  # "word", "str", "punct" or "eof"
-    text: str  # as written
-    line: int
-    col: int  # 1-based
-    end: int  # the offset just past the token in the source
-    value: str = ""  # a string token's contents
-
-    def describe(self) -> str:
-        if self.kind == "eof":
-            return "the end of the text"
-        return f"{self.text!r}"
-
-
-def tokenize(text: str) -> list[Token]:
-    """Split `text` into words, strings and punctuation; `#` comments run to the line's end."""
-    toks: list[Token] = []
-    i, n, line, line_start = 0, len(text), 1, 0
-    while i < n:
-        c = text[i]
-        if c == "\n":
-            i += 1
-            line, line_start = line + 1, i
-        elif c in " \t\r":
-            i += 1
-        elif c == "#":
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-        elif c in _WORD_CHARS:
-            j = i + 1
-            while j < n and text[j] in _WORD_CHARS:
-                j += 1
-            toks.append(Token("word", text[i:j], line, i - line_start + 1, j))
-            i = j
-        elif c in _PUNCT:
-            toks.append(Token("punct", c, line, i - line_start + 1, i + 1))
-            i += 1
-        elif c == '"':
-            j = i + 1
-            while j < n and text[j] != '"' and text[j] != "\n":
-                j += 2 if text[j] == "\\" else 1
-            if j >= n or text[j] != '"':
-                _fail(text, line, i - line_start + 1, "unterminated string")
-            try:
-                s = json.loads(text[i: j + 1])
-            except ValueError:
-                _fail(text, line, i - line_start + 1, "a string with valid escapes")
-            toks.append(Token("str", text[i: j + 1], line, i - line_start + 1, j + 1, s))
-            i = j + 1
-        else:
-            _fail(text, line, i - line_start + 1, f"unexpected character {c!r}")
-    toks.append(Token("eof", "", line, i - line_start + 1, n))
-    return toks
-
-
-def _fail(text: str, line: int, col: int, message: str) -> typing.NoReturn:
-    src = text.split("\n")[line - 1] if text else ""
-    caret = " " * (col - 1) + "^"
-    raise ParseError(f"parse: line {line}, column {col}: {message}\n    {src}\n    {caret}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Literal values.
-
-def _int_text(s: str) -> bool:
-    body = s[1:] if s[:1] in "+-" else s
-    return body.isdigit()
-
-
-def _float_part(s: str, i: int) -> int:
-    """The end of the float component of `s` starting at `i` (0 if there is none)."""
-    j = i + (s[i: i + 1] in ("+", "-"))
-    if s.startswith("nan", j):
-        j += 3
-        if s.startswith("0x", j):
-            k = j + 2
-            while k < len(s) and s[k] in "0123456789abcdefABCDEF":
-                k += 1
-            j = k if k > j + 2 else j
-        return j
-    if s.startswith("inf", j):
-        return j + 3
-    k = j
-    while k < len(s) and s[k].isdigit():
-        k += 1
-    if k < len(s) and s[k] == ".":
-        k += 1
-        while k < len(s) and s[k].isdigit():
-            k += 1
-    if k == j or s[j:k] == ".":
-        return 0
-    if k < len(s) and s[k] in "eE":
-        m = k + 1 + (s[k + 1: k + 2] in ("+", "-"))
-        e = m
-        while e < len(s) and s[e].isdigit():
-            e += 1
-        if e > m:
-            k = e
-    return k
-
-
-def _is_float_text(s: str) -> bool:
-    return bool(s) and _float_part(s, 0) == len(s)
-
-
-def _scalar(tok: Token, dt: np.dtype, p: Parser) -> np.ndarray:
-    """The 0-d array of dtype `dt` written as `tok`."""
-    s = tok.text
-    if dt == dtypes.bool_:
-        if s not in ("True", "False"):
-            p.fail(tok, f"expected True or False for a bool literal, got {s!r}")
-        return np.asarray(s == "True")
-    if dtypes.is_integer(dt):
-        if not _int_text(s):
-            p.fail(tok, f"expected an integer for a {dtypes.short_name(dt)} literal, got {s!r}")
-        v, info = int(s), np.iinfo(dt)
-        if not info.min <= v <= info.max:
-            p.fail(tok, f"{v} is out of range for {dtypes.short_name(dt)}")
-        return np.asarray(v, dt)
-    if dtypes.is_complex(dt):
-        k = _float_part(s, 0)
-        m = _float_part(s, k) if k and s[k: k + 1] in ("+", "-") else 0
-        if not k or not m or s[m:] != "j":
-            p.fail(tok, f"expected a complex value like 1.0-2.0j, got {s!r}")
-        rdt = dtypes.real_dtype(dt)
-        out = np.zeros((), dt)
-        out.real = float_from_text(s[:k], rdt)
-        out.imag = float_from_text(s[k:m], rdt)
-        return out
-    if not _is_float_text(s):
-        p.fail(tok, f"expected a number for a {dtypes.short_name(dt)} literal, got {s!r}")
-    return float_from_text(s, dt)
-
-
-Nested = Any  # a Token, or a list of Nested
-
-
-def _check_nesting(node: Nested, shape: tuple[int, ...], tok: Token, t: TensorType,
-                   p: Parser) -> None:
-    if not shape:
-        if isinstance(node, list):
-            p.fail(tok, f"literal nests deeper than its type {format_type(t)}")
-        return
-    if not isinstance(node, list) or len(node) != shape[0]:
-        p.fail(tok, f"literal does not have the shape of its type {format_type(t)}")
-    for x in node:  # type: ignore[union-attr]
-        _check_nesting(x, shape[1:], tok, t, p)
-
-
-def _flat(node: Nested, out: list[Token]) -> None:
-    if isinstance(node, Token):
-        out.append(node)
-    else:
-        for x in node:
-            _flat(x, out)
-
-
-def _literal_value(node: Nested, t: TensorType, tok: Token, p: Parser) -> np.ndarray:
-    if isinstance(node, Token):  # a scalar, or one value filling a whole array
-        v = _scalar(node, t.dtype, p)
-        return v if not t.shape else np.full(t.shape, v, t.dtype)
-    _check_nesting(node, t.shape, tok, t, p)
-    toks: list[Token] = []
-    _flat(node, toks)
-    out = np.empty(len(toks), t.dtype)
-    for i, x in enumerate(toks):
-        out[i] = _scalar(x, t.dtype, p)
-    return out.reshape(t.shape)
-
-
-# ---------------------------------------------------------------------------------------------
-# Parameter types: parsed values are checked against (and converted to) each op field's type.
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    h = _HINTS.get(cls)
-    if h is None:
-        try:
-            h = typing.get_type_hints(cls)
-        except Exception:  # an annotation we cannot resolve: rely on the attrs converters
-            h = {}
-        _HINTS[cls] = h
-    return h
-
-
-class _Mismatch(Exception):
-    pass
-
-
-_SIMPLE: dict[Any, Any] = {
-    type(None): lambda v: v is None,
-    bool: lambda v: isinstance(v, bool),
-    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-    float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    str: lambda v: isinstance(v, str),
-}
-
-
-def _coerce(v: Any, hint: Any) -> Any:
-    if hint is Any:
-        return v
-    origin = typing.get_origin(hint)
-    if origin is typing.Union or origin is pytypes.UnionType:
-        for h in typing.get_args(hint):
-            try:
-                return _coerce(v, h)
-            except _Mismatch:
-                continue
-        raise _Mismatch
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if not isinstance(v, (tuple, list)):
-            raise _Mismatch
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(x, args[0]) for x in v)
-        if len(args) != len(v):
-            raise _Mismatch
-        return tuple(_coerce(x, h) for x, h in zip(v, args))
-    check = _SIMPLE.get(hint)
-    if check is not None:
-        if not check(v):
-            raise _Mismatch
-        return float(v) if hint is float else v
-    if hint is np.dtype:
-        if isinstance(v, str) and v in dtypes.BY_SHORT_NAME:
-            return dtypes.BY_SHORT_NAME[v]
-        if not isinstance(v, np.dtype):
-            raise _Mismatch
-        return v
-    if isinstance(hint, type):
-        if not isinstance(v, hint):
-            raise _Mismatch
-        return v
-    return v  # a hint we do not model: the attrs converter and the type rule decide
-
-
-def _hint_str(hint: Any) -> str:
-    if isinstance(hint, type):
-        return "dtype" if hint is np.dtype else hint.__name__
-    return str(hint).replace("typing.", "").replace("numpy.", "np.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -613,7 +363,7 @@ class Parser:
             self.expected("a variable or a literal 'value:type'")
         self.punct(":", "':' and the literal's type")
         ty = self.type()
-        return Lit(_literal_value(node, ty, t, self), ty)
+        return Lit(_literal_value(node, ty, t, self.fail), ty)
 
     def nested(self) -> Nested:
         self.punct("[")

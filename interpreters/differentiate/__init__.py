@@ -248,7 +248,8 @@ def load_rules() -> None:
     """Import the rule modules (each registers its family's rules)."""
     import importlib
 
-    for family in ("elementwise", "structural", "control", "custom", "collectives"):
+    for family in ("elementwise", "structural", "indexing", "reductions", "control", "custom",
+                   "collectives"):
         try:
             importlib.import_module(f"interpreters.differentiate.{family}")
         except ModuleNotFoundError as e:
