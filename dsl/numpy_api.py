@@ -10,10 +10,11 @@ import sys
 
 from dsl.array import ArrayOps as _ArrayOps  # noqa: F401  (loads the module)
 from dsl.np_elementwise import *  # noqa: F401,F403
+from dsl.np_promotion import *  # noqa: F401,F403  (what np_elementwise exported before its split)
 from dsl.np_elementwise import asarray, broadcast_shapes, promote_args  # noqa: F401
 
-_MODULES = ("dsl.np_creation", "dsl.np_manip", "dsl.np_reductions", "dsl.np_indexing",
-            "dsl.np_linalg")
+_MODULES = ("dsl.np_creation", "dsl.np_manip", "dsl.np_reductions", "dsl.np_statistics",
+            "dsl.np_cumulative", "dsl.np_indexing", "dsl.np_linalg")
 for _name in _MODULES:
     try:
         _mod = importlib.import_module(_name)
